@@ -1,0 +1,220 @@
+import { readFileSync } from 'node:fs';
+import { LineCounter, parseDocument, isMap, type Document } from 'yaml';
+import { configSchema, roomSchema, sceneSchema, deviceSchema, siteSchema, mqttSchema, gatewaySchema, influxSchema, type RoomConfig, type SiteConfig, type SceneConfig } from './schema.ts';
+import { policyFields, resolvePolicies, type Policy } from './policy-schema.ts';
+import { formatProblem, problemsFromZod, closest, type ConfigProblem } from './issues.ts';
+import { substituteEnv } from './env.ts';
+import { loadProfiles } from './profiles.ts';
+import type { DeviceProfile } from './profile-schema.ts';
+import { resolveDevice, type ResolvedDevice } from '../model/devices.ts';
+
+export interface Room {
+  id: string;
+  name: string;
+  capacity: number;
+  floor?: string | number;
+  policy: Policy;
+  devices: ResolvedDevice[];
+  scenes: Record<string, SceneConfig>;
+}
+
+export interface Site {
+  config: SiteConfig;
+  rooms: Room[];
+  policies: Map<string, Policy>;
+  profiles: Map<string, DeviceProfile>;
+}
+
+export interface ConfigLoad {
+  /** Present unless a problem outside the rooms (or in every room) makes the file unusable. */
+  site?: Site;
+  /** Every problem, formatted `path: message`, in file order. */
+  errors: string[];
+  /** Rooms and devices that start would skip because of those errors. */
+  skipped: string[];
+}
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  profilesDir?: string;
+}
+
+export function loadConfigFile(file: string, options: LoadOptions = {}): ConfigLoad {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    return { errors: [`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`], skipped: [] };
+  }
+  return loadConfigText(text, options);
+}
+
+/** Known keys of the schema object at a path, for "did you mean" hints. */
+function knownKeys(path: PropertyKey[]): string[] {
+  const p = path.filter((x) => typeof x === 'string') as string[];
+  const shapes: Record<string, object> = {
+    '': configSchema.shape,
+    site: siteSchema.shape,
+    mqtt: mqttSchema.shape,
+    influx: influxSchema.shape,
+    modbus: { gateways: 1 },
+    gateways: (gatewaySchema as unknown as { def: { in?: { shape: object } } }).def.in?.shape ?? {},
+    devices: (deviceSchema as unknown as { def: { in?: { shape: object } } }).def.in?.shape ?? {},
+    scenes: sceneSchema.shape,
+    policies: policyFields.shape,
+  };
+  const last = p.at(-1) ?? '';
+  if (p.length === 0) return Object.keys(shapes['']!);
+  if (p[0] === 'policies' && p.length === 2) return Object.keys(policyFields.shape);
+  if (p[0] === 'rooms' && p.length === 0) return Object.keys(roomSchema.shape);
+  return Object.keys(shapes[last] ?? roomSchema.shape);
+}
+
+export function loadConfigText(text: string, options: LoadOptions = {}): ConfigLoad {
+  const env = options.env ?? process.env;
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    return {
+      errors: doc.errors.map((e) => {
+        const pos = e.linePos?.[0];
+        return `YAML${pos ? ` line ${pos.line}, column ${pos.col}` : ''}: ${e.message.split('\n')[0]}`;
+      }),
+      skipped: [],
+    };
+  }
+  const problems: ConfigProblem[] = [];
+  const raw = substituteEnv(doc.toJS(), env, problems);
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return { errors: ['(top level): expected a mapping with site, rooms, …'], skipped: [] };
+
+  const shell = configSchema.safeParse(raw, { reportInput: true });
+  if (!shell.success) problems.push(...problemsFromZod(shell.error, [], knownKeys));
+  const fatal = !shell.success;
+
+  const roomInputs = Array.isArray((raw as { rooms?: unknown }).rooms) ? ((raw as { rooms: unknown[] }).rooms) : [];
+  const rooms: RoomConfig[] = [];
+  const roomIndex = new Map<RoomConfig, number>();
+  roomInputs.forEach((input, i) => {
+    const r = roomSchema.safeParse(input, { reportInput: true });
+    if (r.success) {
+      rooms.push(r.data);
+      roomIndex.set(r.data, i);
+    } else {
+      problems.push(...problemsFromZod(r.error, ['rooms', i], (p) => knownKeys(p.length === 0 ? ['rooms'] : p)));
+    }
+  });
+
+  const { profiles, errors: profileErrors } = loadProfiles(options.profilesDir);
+  const policyProblems: ConfigProblem[] = [];
+  const policies = resolvePolicies(shell.success ? shell.data.policies : {}, policyProblems);
+  problems.push(...policyProblems);
+  const gateways = shell.success ? shell.data.modbus.gateways : [];
+
+  const skipped: string[] = [];
+  const siteRooms: Room[] = [];
+  const seenIds = new Map<string, number>();
+  for (const room of rooms) {
+    const i = roomIndex.get(room)!;
+    const at = (...p: (string | number)[]) => ['rooms', i, ...p];
+    const before = seenIds.get(room.id);
+    if (before !== undefined) {
+      problems.push({ path: at('id'), message: `duplicate room id "${room.id}" (also rooms[${before}])` });
+      skipped.push(`room ${room.id} (rooms[${i}]): duplicate id`);
+      continue;
+    }
+    seenIds.set(room.id, i);
+    const policy = policies.get(room.policy);
+    if (!policy) problems.push({ path: at('policy'), message: `unknown policy "${room.policy}"${hint(room.policy, [...policies.keys()])}` });
+    const devices: ResolvedDevice[] = [];
+    const names = new Set<string>();
+    room.devices.forEach((device, d) => {
+      const dp = (...p: (string | number)[]) => at('devices', d, ...p);
+      if (names.has(device.name)) {
+        problems.push({ path: dp('name'), message: `duplicate device name "${device.name}" in room ${room.id}` });
+        skipped.push(`device ${room.id}/${device.name}: duplicate name`);
+        return;
+      }
+      names.add(device.name);
+      const profile = profiles.get(device.profile);
+      if (!profile) {
+        problems.push({ path: dp('profile'), message: `unknown profile "${device.profile}"${hint(device.profile, [...profiles.keys()])}` });
+        skipped.push(`device ${room.id}/${device.name}: unknown profile`);
+        return;
+      }
+      const before = problems.length;
+      if (profile.protocol === 'mqtt' && !device.mqtt) problems.push({ path: dp(), message: `profile ${profile.id} is MQTT: give mqtt.base` });
+      if (profile.protocol === 'modbus' && !device.modbus) problems.push({ path: dp(), message: `profile ${profile.id} is Modbus: give modbus.unit and gateway or host` });
+      if (profile.protocol === 'mqtt' && device.modbus) problems.push({ path: dp('modbus'), message: `profile ${profile.id} is MQTT, not Modbus` });
+      if (profile.protocol === 'modbus' && device.mqtt) problems.push({ path: dp('mqtt'), message: `profile ${profile.id} is Modbus, not MQTT` });
+      if (device.modbus?.gateway && !gateways.some((g) => g.id === device.modbus!.gateway))
+        problems.push({ path: dp('modbus', 'gateway'), message: `unknown gateway "${device.modbus.gateway}"${hint(device.modbus.gateway, gateways.map((g) => g.id))}` });
+      for (const ch of Object.keys(device.channels ?? {}))
+        if (!profile.channels?.[ch]) problems.push({ path: dp('channels', ch), message: `profile ${profile.id} has no channel "${ch}"${hint(ch, Object.keys(profile.channels ?? {}))}` });
+      if (problems.length > before) {
+        skipped.push(`device ${room.id}/${device.name}`);
+        return;
+      }
+      devices.push(resolveDevice(room.id, device, profile, gateways));
+    });
+    checkScenes(room, devices, at, problems);
+    siteRooms.push({ id: room.id, name: room.name, capacity: room.capacity, floor: room.floor, policy: policy ?? policies.get('default')!, devices, scenes: room.scenes });
+  }
+  roomInputs.forEach((_, i) => {
+    if (!rooms.some((r) => roomIndex.get(r) === i)) skipped.push(`rooms[${i}]: invalid`);
+  });
+
+  for (const p of problems) p.line = lineOf(doc, lines, p.path);
+  // File order reads best: an engineer fixes them top to bottom.
+  const ordered = problems.map((p, i) => ({ p, i })).sort((a, b) => (a.p.line ?? 0) - (b.p.line ?? 0) || a.i - b.i).map((x) => x.p);
+  const errors = [...profileErrors, ...ordered.map(formatProblem)];
+  if (fatal || siteRooms.length === 0 || !shell.success) return { errors, skipped };
+  const config: SiteConfig = { ...shell.data, rooms };
+  return { site: { config, rooms: siteRooms, policies, profiles }, errors, skipped };
+}
+
+function hint(word: string, known: string[]): string {
+  const guess = closest(word, known);
+  return guess ? ` (did you mean "${guess}"?)` : known.length > 0 && known.length <= 12 ? ` (known: ${known.join(', ')})` : '';
+}
+
+function checkScenes(room: RoomConfig, devices: ResolvedDevice[], at: (...p: (string | number)[]) => (string | number)[], problems: ConfigProblem[]) {
+  const points = new Map(devices.flatMap((d) => d.points.map((p) => [p.id, { p, kind: d.profile.kind }] as const)));
+  for (const [name, scene] of Object.entries(room.scenes)) {
+    scene.steps.forEach((step, s) => {
+      if (!('set' in step)) return;
+      const where = at('scenes', name, 'steps', s, 'set');
+      const found = points.get(step.set);
+      if (!found) {
+        problems.push({ path: where, message: `room ${room.id} has no point "${step.set}"${hint(step.set, [...points.keys()])}` });
+        return;
+      }
+      const def = found.p.def;
+      if (!def.writable) problems.push({ path: where, message: `point ${step.set} is read-only` });
+      if (found.kind === 'door' && /lock/.test(step.set) && !scene.allow_locks)
+        problems.push({ path: where, message: `scene "${name}" writes a door lock; set allow_locks: true if that is intended` });
+      const v = step.value;
+      const valuePath = at('scenes', name, 'steps', s, 'value');
+      if (def.type === 'number' && typeof v !== 'number') problems.push({ path: valuePath, message: `${step.set} takes a number` });
+      else if (def.type === 'boolean' && typeof v !== 'boolean') problems.push({ path: valuePath, message: `${step.set} takes true or false` });
+      else if (def.type === 'enum' && !def.values!.includes(String(v))) problems.push({ path: valuePath, message: `${step.set} takes one of ${def.values!.join(', ')}` });
+      else if (def.type === 'number' && typeof v === 'number') {
+        const lo = def.safe?.min ?? def.min;
+        const hi = def.safe?.max ?? def.max;
+        if ((lo !== undefined && v < lo) || (hi !== undefined && v > hi)) problems.push({ path: valuePath, message: `${v} is outside ${step.set}'s safe range ${lo ?? '…'}–${hi ?? '…'}` });
+      }
+    });
+  }
+}
+
+/** Line of the deepest node of a path that exists in the YAML document. */
+function lineOf(doc: Document, lines: LineCounter, path: (string | number)[]): number | undefined {
+  for (let n = path.length; n >= 0; n--) {
+    const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
+    if (node && node.range) {
+      // A map key that does not exist yet points at its parent; fine for orientation.
+      return lines.linePos(node.range[0]).line;
+    }
+    if (n > 0 && isMap(doc.getIn(path.slice(0, n - 1), true))) continue;
+  }
+  return undefined;
+}

@@ -1,0 +1,143 @@
+import { z } from 'zod';
+
+/**
+ * Policies: the conditions and lead times a room must meet. Every default below is
+ * a number from PROCEDURES.md (the P-ids in the comments); a policy may override any
+ * of them and may `extends` another policy. Fields are optional here and filled by
+ * resolvePolicies(), so an override names only what differs.
+ */
+const band = z.tuple([z.number(), z.number()]).refine(([lo, hi]) => lo < hi, 'band must be [low, high] with low < high');
+
+export const policyFields = z.strictObject({
+  extends: z.string().optional(),
+  description: z.string().optional(),
+  /** P5: comfort bands in °C per season. */
+  comfort_c: z.strictObject({ summer: band.optional(), winter: band.optional(), transition: band.optional() }).optional(),
+  lead_minutes: z
+    .strictObject({
+      /** P2/P16: AV on, mic test, fresh air. */
+      av: z.number().min(0).optional(),
+      /** P4: lights to scene and the readiness check. */
+      ready: z.number().min(0).optional(),
+      /** P3: final sound check. */
+      final_sound: z.number().min(0).optional(),
+      /** P12: vip3 full check and AV on. */
+      vip3: z.number().min(0).optional(),
+    })
+    .optional(),
+  /** P10/P11: days before the meeting for the full equipment check. */
+  vip_check_days: z.strictObject({ vip1: z.array(z.number().int().min(0)).optional(), vip2: z.array(z.number().int().min(0)).optional() }).optional(),
+  /** P7: nobody present for this long after the end → close. */
+  vacancy_minutes: z.number().min(0).optional(),
+  /** Nobody present this long after start → no-show, room released. */
+  no_show_minutes: z.number().min(0).optional(),
+  /** P7: HVAC turned down by this much after a meeting … */
+  setback_c: z.number().min(0).max(10).optional(),
+  /** … or off when no meeting starts within this horizon. */
+  hvac_off_horizon_minutes: z.number().min(0).optional(),
+  /** Lights on in a closed room with no meeting are switched off after this grace. */
+  lights_grace_minutes: z.number().min(0).optional(),
+  /** P2/P3: a microphone passes its test when its level and battery are in range. */
+  mic: z
+    .strictObject({ min_level_dbfs: z.number().optional(), max_level_dbfs: z.number().optional(), min_battery_pct: z.number().min(0).max(100).optional() })
+    .optional(),
+  /** P10: backup microphones required for vip1. */
+  vip1_backup_mics: z.number().int().min(0).optional(),
+  /** P16: CO2 upper limit where the room has a sensor. */
+  co2_max_ppm: z.number().positive().optional(),
+  /** P4: the scene applied at the readiness step. */
+  meeting_scene: z.string().optional(),
+});
+
+export type PolicyInput = z.infer<typeof policyFields>;
+
+export interface Policy {
+  name: string;
+  comfort_c: { summer: [number, number]; winter: [number, number]; transition: [number, number] };
+  lead_minutes: { av: number; ready: number; final_sound: number; vip3: number };
+  vip_check_days: { vip1: number[]; vip2: number[] };
+  vacancy_minutes: number;
+  no_show_minutes: number;
+  setback_c: number;
+  hvac_off_horizon_minutes: number;
+  lights_grace_minutes: number;
+  mic: { min_level_dbfs: number; max_level_dbfs: number; min_battery_pct: number };
+  vip1_backup_mics: number;
+  co2_max_ppm: number;
+  meeting_scene: string;
+}
+
+/** The defaults, from PROCEDURES.md. */
+export const DEFAULT_POLICY: Policy = {
+  name: 'default',
+  comfort_c: { summer: [22, 24], winter: [18, 22], transition: [20, 24] }, // P5
+  lead_minutes: { av: 30, ready: 15, final_sound: 5, vip3: 120 }, // P2, P4, P3, P12
+  vip_check_days: { vip1: [7, 1], vip2: [2] }, // P10, P11
+  vacancy_minutes: 10, // P7
+  no_show_minutes: 15,
+  setback_c: 2, // P7 "turned down slightly"
+  hvac_off_horizon_minutes: 120,
+  lights_grace_minutes: 10,
+  mic: { min_level_dbfs: -50, max_level_dbfs: -3, min_battery_pct: 30 }, // P2/P3
+  vip1_backup_mics: 2, // P10
+  co2_max_ppm: 1000, // P16
+  meeting_scene: 'meeting', // P4
+};
+
+export interface PolicyProblem {
+  path: (string | number)[];
+  message: string;
+}
+
+/** Resolve `extends` chains onto the defaults; reports unknown parents and cycles. */
+export function resolvePolicies(inputs: Record<string, PolicyInput>, problems: PolicyProblem[]): Map<string, Policy> {
+  const resolved = new Map<string, Policy>();
+  const resolving = new Set<string>();
+  const resolve = (name: string): Policy => {
+    const done = resolved.get(name);
+    if (done) return done;
+    const input = inputs[name];
+    if (!input) return { ...DEFAULT_POLICY, name };
+    if (resolving.has(name)) {
+      problems.push({ path: ['policies', name, 'extends'], message: `extends chain loops back to "${name}"` });
+      return { ...DEFAULT_POLICY, name };
+    }
+    resolving.add(name);
+    let base = DEFAULT_POLICY;
+    if (input.extends !== undefined) {
+      if (!inputs[input.extends] && input.extends !== 'default') {
+        problems.push({ path: ['policies', name, 'extends'], message: `unknown policy "${input.extends}"` });
+      } else base = resolve(input.extends);
+    }
+    resolving.delete(name);
+    const policy = mergePolicy(base, input, name);
+    resolved.set(name, policy);
+    return policy;
+  };
+  for (const name of Object.keys(inputs)) resolve(name);
+  if (!resolved.has('default')) resolved.set('default', DEFAULT_POLICY);
+  return resolved;
+}
+
+function mergePolicy(base: Policy, o: PolicyInput, name: string): Policy {
+  return {
+    name,
+    comfort_c: { ...base.comfort_c, ...stripUndefined(o.comfort_c) },
+    lead_minutes: { ...base.lead_minutes, ...stripUndefined(o.lead_minutes) },
+    vip_check_days: { ...base.vip_check_days, ...stripUndefined(o.vip_check_days) },
+    vacancy_minutes: o.vacancy_minutes ?? base.vacancy_minutes,
+    no_show_minutes: o.no_show_minutes ?? base.no_show_minutes,
+    setback_c: o.setback_c ?? base.setback_c,
+    hvac_off_horizon_minutes: o.hvac_off_horizon_minutes ?? base.hvac_off_horizon_minutes,
+    lights_grace_minutes: o.lights_grace_minutes ?? base.lights_grace_minutes,
+    mic: { ...base.mic, ...stripUndefined(o.mic) },
+    vip1_backup_mics: o.vip1_backup_mics ?? base.vip1_backup_mics,
+    co2_max_ppm: o.co2_max_ppm ?? base.co2_max_ppm,
+    meeting_scene: o.meeting_scene ?? base.meeting_scene,
+  } as Policy;
+}
+
+function stripUndefined<T extends object>(o: T | undefined): Partial<T> {
+  if (!o) return {};
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,151 @@
+import { z } from 'zod';
+import { policyFields } from './policy-schema.ts';
+
+/** The site configuration file (YAML). Every object is strict: a typo is an error. */
+const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'letters, digits, "-" and "_" only');
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time as HH:MM');
+const month = z.number().int().min(1).max(12);
+const port = z.number().int().min(1).max(65535);
+
+const timezone = z.string().refine((tz) => {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'not a known IANA time zone (e.g. Asia/Shanghai)');
+
+export const siteSchema = z.strictObject({
+  id,
+  name: z.string().min(1),
+  timezone,
+  /** Months of each season; months in neither are "transition" (P5). */
+  seasons: z.strictObject({ summer: z.array(month).default([6, 7, 8, 9]), winter: z.array(month).default([12, 1, 2, 3]) }).prefault({}),
+  /** ISO weekdays (1 = Monday) on which the daily routines run. */
+  working_days: z.array(z.number().int().min(1).max(7)).default([1, 2, 3, 4, 5]),
+  routines: z
+    .strictObject({
+      /** P1: daily opening. */
+      opening: hhmm.default('08:00'),
+      /** P8: end-of-day sweep. */
+      end_of_day: hhmm.default('18:30'),
+      /** P9: weekly equipment self-test (ISO weekday + time). */
+      weekly_selftest: z.strictObject({ day: z.number().int().min(1).max(7), time: hhmm }).default({ day: 6, time: '10:00' }),
+    })
+    .prefault({}),
+  /** Wall panel default language. */
+  language: z.enum(['zh-CN', 'en']).default('zh-CN'),
+});
+
+export const mqttSchema = z.strictObject({
+  /** Absent → roomctl starts its embedded broker and uses it. */
+  url: z.string().regex(/^(mqtts?|wss?|tcp):\/\//, 'an MQTT URL such as mqtt://host:1883').optional(),
+  client_id: z.string().optional(),
+  username: z.string().optional(),
+  password: z.string().optional(),
+  /** Prefix of everything roomctl publishes: <prefix>/<site>/… */
+  topic_prefix: z.string().default('roomctl'),
+  /** The embedded broker (used only without url). */
+  broker: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: port.default(1883),
+    })
+    .prefault({}),
+  /** Reconnect backoff: exponential from min to max, with jitter. */
+  reconnect: z.strictObject({ min_ms: z.number().int().min(50).default(500), max_ms: z.number().int().min(100).default(30000) }).prefault({}),
+});
+
+const serialSettings = z.strictObject({
+  path: z.string(),
+  baud_rate: z.number().int().positive().default(9600),
+  parity: z.enum(['none', 'even', 'odd']).default('none'),
+  data_bits: z.union([z.literal(7), z.literal(8)]).default(8),
+  stop_bits: z.union([z.literal(1), z.literal(2)]).default(1),
+});
+
+export const gatewaySchema = z
+  .strictObject({
+    id,
+    tcp: z.strictObject({ host: z.string(), port: port.default(502) }).optional(),
+    rtu: serialSettings.optional(),
+    /** Per-request timeout; a dead unit costs at most this, then the queue moves on. */
+    timeout_ms: z.number().int().min(50).max(30000).default(1000),
+  })
+  .refine((g) => !!g.tcp !== !!g.rtu, 'a gateway needs exactly one of tcp or rtu');
+
+export const modbusSchema = z.strictObject({ gateways: z.array(gatewaySchema).default([]) });
+
+export const influxSchema = z.strictObject({
+  url: z.string().url().optional(),
+  database: z.string().default('roomctl'),
+  username: z.string().optional(),
+  password: z.string().optional(),
+  spool_dir: z.string().optional(),
+});
+
+export const deviceSchema = z
+  .strictObject({
+    /** Prefix of the device's points in the room: `hvac` → `hvac.temperature`. */
+    name: z.string().regex(/^[a-z][a-z0-9_]*$/, 'lowercase letters, digits and "_", starting with a letter'),
+    profile: z.string(),
+    mqtt: z.strictObject({ base: z.string().min(1).regex(/^[^#+\u0000]+$/, 'no wildcards in a base topic') }).optional(),
+    modbus: z
+      .strictObject({
+        /** Either a gateway id from modbus.gateways … */
+        gateway: z.string().optional(),
+        /** … or a Modbus TCP host/port directly. */
+        host: z.string().optional(),
+        port: port.optional(),
+        unit: z.number().int().min(0).max(247),
+        poll_ms: z.number().int().min(100).optional(),
+      })
+      .refine((m) => !!m.gateway !== !!m.host, 'give either gateway or host')
+      .optional(),
+    /** Channel counts/names for the profile's channels, e.g. { mic: 6 } or { zone: [main, board] }. */
+    channels: z.record(z.string(), z.union([z.number().int().min(1).max(256), z.array(z.string().regex(/^[a-z0-9_]+$/)).min(1)])).optional(),
+    /** Readiness requires this device online (default yes). */
+    required: z.boolean().default(true),
+  })
+  .refine((d) => !(d.mqtt && d.modbus), 'a device has either an mqtt or a modbus address, not both');
+
+export const sceneStepSchema = z.union([
+  z.strictObject({ set: z.string(), value: z.union([z.number(), z.boolean(), z.string()]) }),
+  z.strictObject({ wait_ms: z.number().int().min(0).max(600000) }),
+]);
+
+export const sceneSchema = z.strictObject({
+  label: z.strictObject({ en: z.string().optional(), 'zh-CN': z.string().optional() }).optional(),
+  /** A scene never touches door locks unless it says so. */
+  allow_locks: z.boolean().default(false),
+  steps: z.array(sceneStepSchema).min(1),
+});
+
+export const roomSchema = z.strictObject({
+  id,
+  name: z.string().min(1),
+  floor: z.union([z.string(), z.number()]).optional(),
+  capacity: z.number().int().positive(),
+  policy: z.string().default('default'),
+  devices: z.array(deviceSchema).default([]),
+  scenes: z.record(z.string().regex(/^[a-z][a-z0-9_-]*$/), sceneSchema).default({}),
+});
+
+export const configSchema = z.strictObject({
+  site: siteSchema,
+  mqtt: mqttSchema.prefault({}),
+  modbus: modbusSchema.prefault({}),
+  influx: influxSchema.optional(),
+  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).prefault({}),
+  policies: z.record(z.string(), policyFields).default({}),
+  /** Each room is validated on its own (roomSchema), so one bad room can be skipped at start. */
+  rooms: z.array(z.unknown()).min(1, 'at least one room'),
+});
+
+export type SiteConfigInput = z.input<typeof configSchema>;
+export type SiteConfig = Omit<z.infer<typeof configSchema>, 'rooms'> & { rooms: RoomConfig[] };
+export type RoomConfig = z.infer<typeof roomSchema>;
+export type DeviceConfig = z.infer<typeof deviceSchema>;
+export type GatewayConfig = z.infer<typeof gatewaySchema>;
+export type SceneConfig = z.infer<typeof sceneSchema>;

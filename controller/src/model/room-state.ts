@@ -1,0 +1,135 @@
+import type { Site } from '../config/load.ts';
+import type { EventBus } from './bus.ts';
+import { every, type Clock } from './clock.ts';
+import type { ResolvedPoint } from './devices.ts';
+import type { DeviceHealth, PointState, PointValue, Quality } from './points.ts';
+
+/** What adapters report into. Domain code never sees an adapter, only this. */
+export interface PointSink {
+  /** A device reported an already-checked value for a point. */
+  reading(point: ResolvedPoint, value: PointValue): void;
+  /** A device answered (online) or stopped answering (offline). */
+  deviceStatus(room: string, device: string, online: boolean, info?: { latencyMs?: number; error?: string }): void;
+  /** A device sent something unusable; counted, never applied. */
+  rejected(room: string, device: string, topic: string, reason: string): void;
+}
+
+interface Entry {
+  state: PointState;
+  staleAfterMs: number;
+}
+
+/**
+ * Holds every point of every room with its quality. `good` only while fresh: no
+ * reading within the point's staleness window → `stale`; device offline → `offline`.
+ * Changes of value or quality go out on the bus as `point` events.
+ */
+export class RoomStateStore implements PointSink {
+  private points = new Map<string, Entry>();
+  private byDevice = new Map<string, Entry[]>();
+  private health = new Map<string, DeviceHealth>();
+  private stopSweep?: () => void;
+
+  constructor(
+    private site: Site,
+    private bus: EventBus,
+    private clock: Clock,
+  ) {
+    for (const room of site.rooms)
+      for (const device of room.devices) {
+        const entries: Entry[] = [];
+        for (const p of device.points) {
+          const entry: Entry = { state: { id: p.id, room: room.id, device: device.name, value: null, ts: 0, quality: 'offline' }, staleAfterMs: p.def.stale_after_s * 1000 };
+          this.points.set(key(room.id, p.id), entry);
+          entries.push(entry);
+        }
+        this.byDevice.set(key(room.id, device.name), entries);
+        this.health.set(key(room.id, device.name), { room: room.id, device: device.name, online: false, errors: 0, ts: 0 });
+      }
+  }
+
+  start(sweepMs = 1000): void {
+    this.stopSweep = every(this.clock, sweepMs, () => this.sweep());
+  }
+
+  stop(): void {
+    this.stopSweep?.();
+  }
+
+  get(room: string, point: string): PointState | undefined {
+    return this.points.get(key(room, point))?.state;
+  }
+
+  /** The value if its quality is good, else undefined: callers cannot mistake stale for good. */
+  goodValue(room: string, point: string): PointValue | undefined {
+    const s = this.get(room, point);
+    return s && s.quality === 'good' && s.value !== null ? s.value : undefined;
+  }
+
+  roomPoints(room: string): PointState[] {
+    const out: PointState[] = [];
+    for (const r of this.site.rooms) if (r.id === room) for (const d of r.devices) for (const e of this.byDevice.get(key(room, d.name)) ?? []) out.push(e.state);
+    return out;
+  }
+
+  deviceHealth(room: string, device: string): DeviceHealth | undefined {
+    return this.health.get(key(room, device));
+  }
+
+  allDeviceHealth(): DeviceHealth[] {
+    return [...this.health.values()];
+  }
+
+  reading(point: ResolvedPoint, value: PointValue): void {
+    const entry = this.points.get(key(point.room, point.id));
+    if (!entry) return;
+    const now = this.clock.now();
+    const s = entry.state;
+    const previous = { value: s.value, quality: s.quality };
+    s.ts = now;
+    if (s.value === value && s.quality === 'good') return;
+    s.value = value;
+    s.quality = 'good';
+    this.bus.emit('point', { room: s.room, point: s.id, device: s.device, value, ts: now, quality: 'good', previous });
+  }
+
+  deviceStatus(room: string, device: string, online: boolean, info: { latencyMs?: number; error?: string } = {}): void {
+    const h = this.health.get(key(room, device));
+    if (!h) return;
+    const now = this.clock.now();
+    const changed = h.online !== online;
+    h.online = online;
+    h.ts = now;
+    if (info.latencyMs !== undefined) h.latencyMs = info.latencyMs;
+    if (info.error) {
+      h.errors++;
+      h.lastError = info.error;
+    }
+    if (!online) for (const e of this.byDevice.get(key(room, device)) ?? []) this.setQuality(e, 'offline', now);
+    if (changed || info.error || info.latencyMs !== undefined) this.bus.emit('device', { ...h });
+  }
+
+  rejected(room: string, device: string, topic: string, reason: string): void {
+    const h = this.health.get(key(room, device));
+    if (h) {
+      h.errors++;
+      h.lastError = reason;
+    }
+  }
+
+  /** Marks good points whose last reading is older than their window as stale. */
+  sweep(): void {
+    const now = this.clock.now();
+    for (const e of this.points.values()) if (e.state.quality === 'good' && now - e.state.ts > e.staleAfterMs) this.setQuality(e, 'stale', now);
+  }
+
+  private setQuality(e: Entry, quality: Quality, now: number): void {
+    const s = e.state;
+    if (s.quality === quality) return;
+    const previous = { value: s.value, quality: s.quality };
+    s.quality = quality;
+    this.bus.emit('point', { room: s.room, point: s.id, device: s.device, value: s.value, ts: now, quality, previous });
+  }
+}
+
+const key = (room: string, id: string) => `${room}\u0000${id}`;
