@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isMap, type Document } from 'yaml';
-import { configSchema, roomSchema, sceneSchema, deviceSchema, siteSchema, mqttSchema, gatewaySchema, influxSchema, type RoomConfig, type SiteConfig, type SceneConfig } from './schema.ts';
+import { configSchema, roomSchema, sceneSchema, deviceSchema, siteSchema, mqttSchema, gatewaySchema, influxSchema, type RoomConfig, type SiteConfig, type SceneConfig, type DeviceConfig, type GatewayConfig } from './schema.ts';
 import { policyFields, resolvePolicies, type Policy } from './policy-schema.ts';
 import { formatProblem, problemsFromZod, closest, type ConfigProblem } from './issues.ts';
 import { substituteEnv } from './env.ts';
@@ -73,7 +73,7 @@ function knownKeys(path: PropertyKey[]): string[] {
 export function loadConfigText(text: string, options: LoadOptions = {}): ConfigLoad {
   const env = options.env ?? process.env;
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     return {
       errors: doc.errors.map((e) => {
@@ -91,6 +91,7 @@ export function loadConfigText(text: string, options: LoadOptions = {}): ConfigL
   if (!shell.success) problems.push(...problemsFromZod(shell.error, [], knownKeys));
   const fatal = !shell.success;
 
+  const pendingDeviceChecks: (() => void)[] = [];
   const roomInputs = Array.isArray((raw as { rooms?: unknown }).rooms) ? ((raw as { rooms: unknown[] }).rooms) : [];
   const rooms: RoomConfig[] = [];
   const roomIndex = new Map<RoomConfig, number>();
@@ -101,6 +102,13 @@ export function loadConfigText(text: string, options: LoadOptions = {}): ConfigL
       roomIndex.set(r.data, i);
     } else {
       problems.push(...problemsFromZod(r.error, ['rooms', i], (p) => knownKeys(p.length === 0 ? ['rooms'] : p)));
+      // The room is unusable, but its well-formed devices can still be checked, so one
+      // run of `validate` shows every mistake rather than one layer at a time.
+      const rawDevices = (input as { devices?: unknown })?.devices;
+      if (Array.isArray(rawDevices)) rawDevices.forEach((raw, d) => {
+        const dev = deviceSchema.safeParse(raw);
+        if (dev.success) pendingDeviceChecks.push(() => checkDevice(dev.data, (...p) => ['rooms', i, 'devices', d, ...p], profiles, gateways, problems));
+      });
     }
   });
 
@@ -109,6 +117,7 @@ export function loadConfigText(text: string, options: LoadOptions = {}): ConfigL
   const policies = resolvePolicies(shell.success ? shell.data.policies : {}, policyProblems);
   problems.push(...policyProblems);
   const gateways = shell.success ? shell.data.modbus.gateways : [];
+  for (const check of pendingDeviceChecks) check();
 
   const skipped: string[] = [];
   const siteRooms: Room[] = [];
@@ -135,22 +144,8 @@ export function loadConfigText(text: string, options: LoadOptions = {}): ConfigL
         return;
       }
       names.add(device.name);
-      const profile = profiles.get(device.profile);
+      const profile = checkDevice(device, dp, profiles, gateways, problems);
       if (!profile) {
-        problems.push({ path: dp('profile'), message: `unknown profile "${device.profile}"${hint(device.profile, [...profiles.keys()])}` });
-        skipped.push(`device ${room.id}/${device.name}: unknown profile`);
-        return;
-      }
-      const before = problems.length;
-      if (profile.protocol === 'mqtt' && !device.mqtt) problems.push({ path: dp(), message: `profile ${profile.id} is MQTT: give mqtt.base` });
-      if (profile.protocol === 'modbus' && !device.modbus) problems.push({ path: dp(), message: `profile ${profile.id} is Modbus: give modbus.unit and gateway or host` });
-      if (profile.protocol === 'mqtt' && device.modbus) problems.push({ path: dp('modbus'), message: `profile ${profile.id} is MQTT, not Modbus` });
-      if (profile.protocol === 'modbus' && device.mqtt) problems.push({ path: dp('mqtt'), message: `profile ${profile.id} is Modbus, not MQTT` });
-      if (device.modbus?.gateway && !gateways.some((g) => g.id === device.modbus!.gateway))
-        problems.push({ path: dp('modbus', 'gateway'), message: `unknown gateway "${device.modbus.gateway}"${hint(device.modbus.gateway, gateways.map((g) => g.id))}` });
-      for (const ch of Object.keys(device.channels ?? {}))
-        if (!profile.channels?.[ch]) problems.push({ path: dp('channels', ch), message: `profile ${profile.id} has no channel "${ch}"${hint(ch, Object.keys(profile.channels ?? {}))}` });
-      if (problems.length > before) {
         skipped.push(`device ${room.id}/${device.name}`);
         return;
       }
@@ -170,6 +165,25 @@ export function loadConfigText(text: string, options: LoadOptions = {}): ConfigL
   if (fatal || siteRooms.length === 0 || !shell.success) return { errors, skipped };
   const config: SiteConfig = { ...shell.data, rooms };
   return { site: { config, rooms: siteRooms, policies, profiles }, errors, skipped };
+}
+
+/** Cross-checks a device against the profiles and gateways; returns its profile when usable. */
+function checkDevice(device: DeviceConfig, dp: (...p: (string | number)[]) => (string | number)[], profiles: Map<string, DeviceProfile>, gateways: GatewayConfig[], problems: ConfigProblem[]): DeviceProfile | undefined {
+  const profile = profiles.get(device.profile);
+  if (!profile) {
+    problems.push({ path: dp('profile'), message: `unknown profile "${device.profile}"${hint(device.profile, [...profiles.keys()])}` });
+    return undefined;
+  }
+  const before = problems.length;
+  if (profile.protocol === 'mqtt' && !device.mqtt) problems.push({ path: dp(), message: `profile ${profile.id} is MQTT: give mqtt.base` });
+  if (profile.protocol === 'modbus' && !device.modbus) problems.push({ path: dp(), message: `profile ${profile.id} is Modbus: give modbus.unit and gateway or host` });
+  if (profile.protocol === 'mqtt' && device.modbus) problems.push({ path: dp('modbus'), message: `profile ${profile.id} is MQTT, not Modbus` });
+  if (profile.protocol === 'modbus' && device.mqtt) problems.push({ path: dp('mqtt'), message: `profile ${profile.id} is Modbus, not MQTT` });
+  if (device.modbus?.gateway && !gateways.some((g) => g.id === device.modbus!.gateway))
+    problems.push({ path: dp('modbus', 'gateway'), message: `unknown gateway "${device.modbus.gateway}"${hint(device.modbus.gateway, gateways.map((g) => g.id))}` });
+  for (const ch of Object.keys(device.channels ?? {}))
+    if (!profile.channels?.[ch]) problems.push({ path: dp('channels', ch), message: `profile ${profile.id} has no channel "${ch}"${hint(ch, Object.keys(profile.channels ?? {}))}` });
+  return problems.length > before ? undefined : profile;
 }
 
 function hint(word: string, known: string[]): string {

@@ -1,0 +1,103 @@
+import { loadConfigFile, type Site } from '../config/load.ts';
+import { createLogger, type Logger } from '../log.ts';
+import { RoomctlService, type Feature } from '../service.ts';
+import { every, type Clock } from '../model/clock.ts';
+import { isRoomctlError } from '../errors.ts';
+
+export interface StartOptions {
+  config: string;
+  /** Extra features (the simulator, the demo table) started after the core. */
+  features?: (service: RoomctlService, logger: Logger) => Feature[];
+  clock?: Clock;
+  /** Periodic one-line status in the log (ms of clock time); 0 = off. */
+  statusEveryMs?: number;
+}
+
+/** Loads a config or prints why it cannot; bad rooms/devices are reported and skipped. */
+export function loadForStart(file: string, logger: Logger): Site | undefined {
+  const result = loadConfigFile(file);
+  if (!result.site) {
+    for (const e of result.errors) console.error(e);
+    console.error(`${file}: cannot start (${result.errors.length} problem${result.errors.length === 1 ? '' : 's'}); run \`roomctl validate ${file}\``);
+    return undefined;
+  }
+  for (const e of result.errors) logger.warn(`config: ${e}`);
+  for (const s of result.skipped) logger.warn(`config: skipped ${s}`);
+  return result.site;
+}
+
+/**
+ * `roomctl start`: load, connect, poll, keep room state, log concisely. SIGINT /
+ * SIGTERM stop everything in reverse order and the process exits 0 with no handle
+ * left open.
+ */
+export async function startCommand(options: StartOptions): Promise<number> {
+  const bootLogger = createLogger(process.env.ROOMCTL_LOG_LEVEL ?? 'info');
+  const site = loadForStart(options.config, bootLogger);
+  if (!site) return 1;
+  const logger = createLogger(process.env.ROOMCTL_LOG_LEVEL ?? site.config.log.level);
+  const service = new RoomctlService({ site, logger, clock: options.clock });
+  let stopping: Promise<void> | undefined;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    logger.info({ signal }, 'stopping');
+    stopping = service.stop();
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  service.bus.on('device', (d) => {
+    if (d.online || d.lastError) logger.debug({ room: d.room, device: d.device, online: d.online, error: d.lastError }, 'device');
+  });
+  let lastOnline = new Map<string, boolean>();
+  service.bus.on('device', (d) => {
+    const k = `${d.room}/${d.device}`;
+    if (lastOnline.get(k) === d.online) return;
+    lastOnline.set(k, d.online);
+    if (d.online) logger.info(`device ${k} online`);
+    else logger.warn(`device ${k} offline${d.lastError ? `: ${d.lastError}` : ''}`);
+  });
+  try {
+    const extra = options.features?.(service, logger) ?? [];
+    await service.start(extra);
+  } catch (err) {
+    await service.stop().catch(() => {});
+    if (isRoomctlError(err)) {
+      console.error(`roomctl: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  }
+  const rooms = site.rooms.length;
+  const devices = site.rooms.reduce((n, r) => n + r.devices.length, 0);
+  logger.info(`roomctl started: site ${site.config.site.id}, ${rooms} rooms, ${devices} devices, MQTT ${service.mqttUrl}`);
+  const statusEvery = options.statusEveryMs ?? 60_000;
+  const stopStatus = statusEvery > 0 ? every(service.clock, statusEvery, () => logger.info(statusLine(service))) : () => {};
+  await new Promise<void>((resolve) => {
+    const poll = setInterval(() => {
+      if (stopping) {
+        clearInterval(poll);
+        resolve();
+      }
+    }, 50);
+  });
+  stopStatus();
+  await stopping;
+  lastOnline = new Map();
+  logger.info('stopped cleanly');
+  return 0;
+}
+
+export function statusLine(service: RoomctlService): string {
+  let good = 0;
+  let stale = 0;
+  let offline = 0;
+  for (const room of service.site.rooms)
+    for (const p of service.state.roomPoints(room.id)) {
+      if (p.quality === 'good') good++;
+      else if (p.quality === 'stale') stale++;
+      else offline++;
+    }
+  const health = service.state.allDeviceHealth();
+  const online = health.filter((h) => h.online).length;
+  return `points good ${good} · stale ${stale} · offline ${offline}; devices online ${online}/${health.length}`;
+}

@@ -1,0 +1,24 @@
+import { loadConfigFile } from '../config/load.ts';
+
+/**
+ * `roomctl validate FILE`: every problem as `path: message`, exit 1; or a one-line
+ * summary and exit 0. Profile problems count too: a building must not run on a
+ * device file that was silently skipped.
+ */
+export function validateCommand(file: string, out: (line: string) => void = console.log, err: (line: string) => void = console.error): number {
+  const result = loadConfigFile(file);
+  if (result.errors.length > 0) {
+    for (const e of result.errors) err(e);
+    err(`${file}: ${result.errors.length} problem${result.errors.length === 1 ? '' : 's'}`);
+    return 1;
+  }
+  const site = result.site!;
+  const devices = site.rooms.reduce((n, r) => n + r.devices.length, 0);
+  const points = site.rooms.reduce((n, r) => n + r.devices.reduce((m, d) => m + d.points.length, 0), 0);
+  const scenes = site.rooms.reduce((n, r) => n + Object.keys(r.scenes).length, 0);
+  const mqtt = site.config.mqtt.url ? `MQTT ${site.config.mqtt.url}` : 'embedded MQTT broker';
+  out(`${file}: OK — site ${site.config.site.id}, ${plural(site.rooms.length, 'room')}, ${plural(devices, 'device')}, ${plural(points, 'point')}, ${plural(scenes, 'scene')}; ${mqtt}`);
+  return 0;
+}
+
+export const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;

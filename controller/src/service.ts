@@ -1,0 +1,109 @@
+import type { Site } from './config/load.ts';
+import type { Logger } from './log.ts';
+import { EventBus } from './model/bus.ts';
+import { systemClock, type Clock } from './model/clock.ts';
+import { CommandRouter } from './model/commands.ts';
+import { RoomStateStore } from './model/room-state.ts';
+import type { DeviceAdapter } from './model/adapter.ts';
+import { MqttAdapter } from './adapters/mqtt.ts';
+import { ModbusAdapter } from './adapters/modbus.ts';
+import { startEmbeddedBroker } from './adapters/broker.ts';
+
+export interface ServiceOptions {
+  site: Site;
+  logger: Logger;
+  clock?: Clock;
+}
+
+/** Anything that plugs into the service: constructed with its dependencies, then started and stopped. */
+export interface Feature {
+  readonly name: string;
+  start(): Promise<void> | void;
+  stop(): Promise<void> | void;
+}
+
+/**
+ * The running controller: embedded broker (when the config names no MQTT URL),
+ * the protocol adapters, room state, and the features built on them. Features are
+ * started in order and stopped in reverse, so nothing outlives what it depends on.
+ */
+export class RoomctlService {
+  readonly bus: EventBus;
+  readonly clock: Clock;
+  readonly state: RoomStateStore;
+  readonly commands: CommandRouter;
+  /** Created by start(): the broker URL is only known once the embedded broker listens. */
+  mqtt!: MqttAdapter;
+  readonly modbus: ModbusAdapter;
+  private adapters: DeviceAdapter[] = [];
+  /** Where the MQTT adapter connects (the embedded broker's URL when there is one). */
+  mqttUrl = '';
+  private started: Feature[] = [];
+  private brokerClose?: () => Promise<void>;
+
+  constructor(private options: ServiceOptions) {
+    const { site, logger } = options;
+    this.clock = options.clock ?? systemClock;
+    this.bus = new EventBus((event, err) => logger.error({ event, err }, 'a listener failed; the others still ran'));
+    this.state = new RoomStateStore(site, this.bus, this.clock);
+    const devices = site.rooms.flatMap((r) => r.devices);
+    this.modbus = new ModbusAdapter(devices.filter((d) => d.modbus), this.state, this.bus, this.clock, logger.child({ part: 'modbus' }));
+    this.adapters.push(this.modbus);
+    this.commands = new CommandRouter(site, this.adapters, this.bus, this.clock);
+  }
+
+  get site(): Site {
+    return this.options.site;
+  }
+
+  async start(extra: Feature[] = []): Promise<void> {
+    const { site, logger } = this.options;
+    const mqttConfig = site.config.mqtt;
+    if (!mqttConfig.url) {
+      const broker = await startEmbeddedBroker({ host: mqttConfig.broker.host, port: mqttConfig.broker.port, username: mqttConfig.username, password: mqttConfig.password, logger: logger.child({ part: 'broker' }) });
+      this.brokerClose = broker.close;
+      this.mqttUrl = broker.url;
+      logger.info({ url: broker.url }, 'no mqtt.url configured: embedded MQTT broker started');
+    } else this.mqttUrl = mqttConfig.url;
+    this.mqtt = new MqttAdapter(
+      {
+        url: this.mqttUrl,
+        clientId: mqttConfig.client_id ?? `roomctl-${site.config.site.id}`,
+        username: mqttConfig.username,
+        password: mqttConfig.password,
+        sitePrefix: `${mqttConfig.topic_prefix}/${site.config.site.id}`,
+        reconnect: { minMs: mqttConfig.reconnect.min_ms, maxMs: mqttConfig.reconnect.max_ms },
+      },
+      site.rooms.flatMap((r) => r.devices).filter((d) => d.mqtt),
+      this.state,
+      this.bus,
+      this.clock,
+      logger.child({ part: 'mqtt' }),
+    );
+    this.adapters.push(this.mqtt);
+    const features: Feature[] = [
+      { name: 'room state', start: () => this.state.start(), stop: () => this.state.stop() },
+      { name: 'mqtt', start: () => this.mqtt.start(), stop: () => this.mqtt.stop() },
+      { name: 'modbus', start: () => this.modbus.start(), stop: () => this.modbus.stop() },
+      ...extra,
+    ];
+    for (const f of features) {
+      await f.start();
+      this.started.push(f);
+    }
+  }
+
+  async stop(): Promise<void> {
+    const { logger } = this.options;
+    for (const f of this.started.reverse()) {
+      try {
+        await f.stop();
+      } catch (err) {
+        logger.warn({ err, feature: f.name }, 'stopping a feature failed; continuing shutdown');
+      }
+    }
+    this.started = [];
+    await this.brokerClose?.();
+    this.brokerClose = undefined;
+  }
+}
