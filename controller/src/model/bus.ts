@@ -1,4 +1,5 @@
 import type { CommandRecord, DeviceHealth, PayloadRejection, PointUpdate } from './points.ts';
+import type { ActivityEvent, AlertEvent, CheckOutcome, MeetingVerdict } from './events.ts';
 
 /** Every event that crosses a feature boundary, with its payload type. */
 export interface BusEvents {
@@ -7,6 +8,10 @@ export interface BusEvents {
   command: CommandRecord;
   'payload-rejected': PayloadRejection;
   'mqtt-connection': { connected: boolean; reconnects: number; ts: number };
+  check: CheckOutcome;
+  verdict: MeetingVerdict;
+  alert: AlertEvent;
+  activity: ActivityEvent;
 }
 
 type Listener<T> = (event: T) => void;
