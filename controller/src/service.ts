@@ -8,6 +8,7 @@ import type { DeviceAdapter } from './model/adapter.ts';
 import { MqttAdapter } from './adapters/mqtt.ts';
 import { ModbusAdapter } from './adapters/modbus.ts';
 import { startEmbeddedBroker } from './adapters/broker.ts';
+import { StatePublisher } from './model/state-publisher.ts';
 
 export interface ServiceOptions {
   site: Site;
@@ -52,6 +53,11 @@ export class RoomctlService {
     this.commands = new CommandRouter(site, this.adapters, this.bus, this.clock);
   }
 
+  /** `roomctl/<site>`: the prefix of everything roomctl publishes. */
+  get sitePrefix(): string {
+    return `${this.options.site.config.mqtt.topic_prefix}/${this.options.site.config.site.id}`;
+  }
+
   get site(): Site {
     return this.options.site;
   }
@@ -71,7 +77,7 @@ export class RoomctlService {
         clientId: mqttConfig.client_id ?? `roomctl-${site.config.site.id}`,
         username: mqttConfig.username,
         password: mqttConfig.password,
-        sitePrefix: `${mqttConfig.topic_prefix}/${site.config.site.id}`,
+        sitePrefix: this.sitePrefix,
         reconnect: { minMs: mqttConfig.reconnect.min_ms, maxMs: mqttConfig.reconnect.max_ms },
       },
       site.rooms.flatMap((r) => r.devices).filter((d) => d.mqtt),
@@ -85,6 +91,7 @@ export class RoomctlService {
       { name: 'room state', start: () => this.state.start(), stop: () => this.state.stop() },
       { name: 'mqtt', start: () => this.mqtt.start(), stop: () => this.mqtt.stop() },
       { name: 'modbus', start: () => this.modbus.start(), stop: () => this.modbus.stop() },
+      new StatePublisher(site, this.state, this.bus, this.clock, this.mqtt, this.sitePrefix),
       ...extra,
     ];
     for (const f of features) {

@@ -164,3 +164,17 @@ describe('roomctl validate', () => {
     ]);
   });
 });
+
+describe('YAML anchors', () => {
+  it('may live under top-level x- keys, which are ignored, so scenes and devices can be shared between rooms', () => {
+    const { errors, site } = loadConfigText(`
+x-lights: &lights { name: lights, profile: lighting-mqtt, mqtt: { base: t/lights } }
+site: { id: t, name: Test, timezone: Asia/Shanghai }
+rooms:
+  - { id: R1, name: R1, capacity: 8, devices: [ *lights ] }
+  - { id: R2, name: R2, capacity: 8, devices: [ *lights ] }
+`);
+    expect(errors).toEqual([]);
+    expect(site!.rooms.map((r) => r.devices[0]!.points.length)).toEqual([2, 2]);
+  });
+});

@@ -84,7 +84,11 @@ export function loadConfigText(text: string, options: LoadOptions = {}): ConfigL
     };
   }
   const problems: ConfigProblem[] = [];
-  const raw = substituteEnv(doc.toJS(), env, problems);
+  const js = doc.toJS({ maxAliasCount: 10_000 }) as unknown;
+  // Top-level keys starting with `x-` only hold YAML anchors for reuse (the docker
+  // compose convention); they are not configuration and are dropped before validation.
+  if (js && typeof js === 'object' && !Array.isArray(js)) for (const k of Object.keys(js)) if (k.startsWith('x-')) delete (js as Record<string, unknown>)[k];
+  const raw = substituteEnv(js, env, problems);
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return { errors: ['(top level): expected a mapping with site, rooms, …'], skipped: [] };
 
   const shell = configSchema.safeParse(raw, { reportInput: true });
