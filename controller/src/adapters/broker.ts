@@ -39,6 +39,19 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       done(err as Parameters<typeof done>[0], false);
     },
   });
+  // aedes handles the packets of one TCP read concurrently, and a retained publish waits
+  // for the retained store while a plain publish right behind it does not. The plain one
+  // is emitted first although it was numbered later, and aedes's per-client
+  // de-duplication (meant for overlapping subscriptions, keyed on that number) then
+  // silently drops the retained one (aedes issue #955): a device's retained "online"
+  // followed by its state would be lost. Numbering packets when they are emitted keeps
+  // the numbers in delivery order, so only true duplicates are dropped.
+  const internals = broker as unknown as { counter: number; mq: { emit: (packet: { brokerCounter?: number }, cb?: () => void) => void } };
+  const emit = internals.mq.emit.bind(internals.mq);
+  internals.mq.emit = (packet, cb) => {
+    packet.brokerCounter = ++internals.counter;
+    emit(packet, cb);
+  };
   // A device sending garbage on the wire is its problem, not the broker's: log and go on.
   broker.on('clientError', (client, err) => logger.debug({ client: client?.id, err: err.message }, 'embedded broker: client error'));
   broker.on('connectionError', (client, err) => logger.debug({ client: client?.id, err: err.message }, 'embedded broker: connection error'));

@@ -16,7 +16,7 @@ import { checkReading } from '../model/values.ts';
  * (`publish`/`subscribe`).
  *
  * Connection policy:
- * - `start()` resolves on the first CONNACK, or after `firstConnectMs` (default 5 s)
+ * - `start()` resolves once the first connection is up and subscribed, or after `firstConnectMs` (default 5 s)
  *   with a warning while mqtt.js keeps retrying in the background, so `roomctl start`
  *   never hangs on a dead broker and still connects once it comes up.
  * - Reconnects back off exponentially from reconnect.minMs to maxMs with jitter.
@@ -79,7 +79,6 @@ const DEFAULT_FIRST_CONNECT_MS = 5000;
 const DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024;
 const REJECT_LOG_INTERVAL_MS = 60_000;
 const STOP_STEP_MS = 2000;
-// eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 
 export class MqttAdapter implements DeviceAdapter {
@@ -89,15 +88,17 @@ export class MqttAdapter implements DeviceAdapter {
   /** Longest base first, to find the device of an unknown topic. */
   private readonly bases: { prefix: string; entry: DeviceEntry }[] = [];
   private readonly deviceFilters = new Set<string>();
-  private readonly handlers = new Map<string, Set<MessageHandler>>();
+  private readonly handlers = new Map<string, { match: (topic: string) => boolean; fns: Set<MessageHandler> }>();
   private readonly pending = new Set<(err: Error) => void>();
   private readonly counters = { received: 0, applied: 0, rejected: 0, reconnects: 0, commandsSent: 0 };
   private readonly statusTopic: string;
+  private readonly maxPayloadBytes: number;
   private readonly log: Logger;
   private client?: MqttClient;
   private attempt = 0;
   private reconnectDelayMs = 0;
   private everConnected = false;
+  private up = false;
   private errorLogged = false;
   private stopping = false;
   private firstConnect?: { resolve: () => void; timer: NodeJS.Timeout };
@@ -110,8 +111,9 @@ export class MqttAdapter implements DeviceAdapter {
     private readonly clock: Clock,
     logger: Logger,
   ) {
-    this.log = logger.child({ component: 'mqtt' });
+    this.log = logger;
     this.statusTopic = `${options.sitePrefix}/status`;
+    this.maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
     for (const device of devices) {
       const entry: DeviceEntry = { device, rejected: 0, lastLogAt: -Infinity, unlogged: 0, online: false, hasAvailability: !!device.mqtt?.availability };
       this.entries.set(`${device.room}\u0000${device.name}`, entry);
@@ -125,9 +127,11 @@ export class MqttAdapter implements DeviceAdapter {
     }
     this.bases.sort((a, b) => b.prefix.length - a.prefix.length);
     // One wildcard per device base (so garbage under a base is seen and counted), plus
-    // the exact topics that live outside every base.
-    for (const { prefix } of this.bases) this.deviceFilters.add(`${prefix}#`);
-    for (const topic of this.routes.keys()) if (!this.bases.some((b) => topic.startsWith(b.prefix))) this.deviceFilters.add(topic);
+    // the exact topics that live outside every base. No two filters overlap: Mosquitto
+    // would deliver a message once per matching filter.
+    const covered = (topic: string, self?: string) => this.bases.some((b) => b.prefix !== self && topic.startsWith(b.prefix));
+    for (const { prefix } of this.bases) if (!covered(prefix, prefix)) this.deviceFilters.add(`${prefix}#`);
+    for (const topic of this.routes.keys()) if (!covered(topic)) this.deviceFilters.add(topic);
   }
 
   private route(topic: string): TopicRoute {
@@ -193,20 +197,25 @@ export class MqttAdapter implements DeviceAdapter {
     this.attempt = 0;
     this.errorLogged = false;
     client.options.reconnectPeriod = this.backoff(0);
+    // start() resolves once the first SUBACK is in: from then on device states arrive.
+    const subscribed = () => {
+      if (!this.firstConnect) return;
+      clearTimeout(this.firstConnect.timer);
+      this.firstConnect.resolve();
+      this.firstConnect = undefined;
+    };
     const filters = [...this.deviceFilters, ...this.handlers.keys()];
-    if (filters.length > 0)
+    if (filters.length === 0) subscribed();
+    else
       client.subscribe(filters, { qos: 1 }, (err) => {
         if (err) this.log.error({ err: err.message }, 'MQTT subscribe failed; device states will not arrive until the next reconnect');
+        subscribed();
       });
     client.publish(this.statusTopic, 'online', { qos: 1, retain: true });
     this.log.info({ url: this.options.url, sessionPresent, reconnects: this.counters.reconnects }, this.everConnected ? 'MQTT reconnected' : 'MQTT connected');
     this.everConnected = true;
+    this.up = true;
     this.bus.emit('mqtt-connection', { connected: true, reconnects: this.counters.reconnects, ts: this.clock.now() });
-    if (this.firstConnect) {
-      clearTimeout(this.firstConnect.timer);
-      this.firstConnect.resolve();
-      this.firstConnect = undefined;
-    }
   }
 
   private onClose(client: MqttClient): void {
@@ -216,7 +225,11 @@ export class MqttAdapter implements DeviceAdapter {
     // Devices without an availability topic are "online" only as far as we have seen;
     // after a gap the next valid message has to say so again.
     for (const entry of this.entries.values()) if (!entry.hasAvailability) entry.online = false;
-    this.log.debug({ retryInMs: this.reconnectDelayMs, reconnects: this.counters.reconnects }, 'MQTT connection closed');
+    const details = { url: this.options.url, retryInMs: this.reconnectDelayMs, reconnects: this.counters.reconnects };
+    if (this.up) this.log.warn(details, 'MQTT connection lost; reconnecting with backoff');
+    else this.log.debug(details, 'MQTT connection attempt failed');
+    this.up = false;
+    // One event per failed attempt too, so a status page can show that it keeps trying.
     this.bus.emit('mqtt-connection', { connected: false, reconnects: this.counters.reconnects, ts: this.clock.now() });
   }
 
@@ -288,15 +301,15 @@ export class MqttAdapter implements DeviceAdapter {
 
   /** Calls `handler` for every message matching `filter`; kept across reconnects. Returns an unsubscribe function. */
   subscribe(filter: string, handler: MessageHandler): () => void {
-    let set = this.handlers.get(filter);
-    if (!set) {
-      this.handlers.set(filter, (set = new Set()));
+    let entry = this.handlers.get(filter);
+    if (!entry) {
+      this.handlers.set(filter, (entry = { match: topicMatcher(filter), fns: new Set() }));
       if (this.client?.connected && !this.deviceFilters.has(filter)) this.client.subscribe(filter, { qos: 1 });
     }
-    set.add(handler);
+    entry.fns.add(handler);
     return () => {
       const current = this.handlers.get(filter);
-      if (!current?.delete(handler) || current.size > 0) return;
+      if (!current?.fns.delete(handler) || current.fns.size > 0) return;
       this.handlers.delete(filter);
       if (this.client?.connected && !this.deviceFilters.has(filter)) this.client.unsubscribe(filter);
     };
@@ -321,8 +334,8 @@ export class MqttAdapter implements DeviceAdapter {
   /** The hot path: one lookup, one JSON.parse, a path walk and a check per point. */
   private deviceMessage(topic: string, route: TopicRoute, payload: Buffer): void {
     this.counters.received++;
-    if (payload.length > (this.options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES)) {
-      for (const entry of devicesOf(route)) this.reject(entry, topic, `payload of ${payload.length} bytes is over the ${this.options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES}-byte limit`);
+    if (payload.length > this.maxPayloadBytes) {
+      for (const entry of devicesOf(route)) this.reject(entry, topic, `payload of ${payload.length} bytes is over the ${this.maxPayloadBytes}-byte limit`);
       return;
     }
     let applied = false;
@@ -346,7 +359,7 @@ export class MqttAdapter implements DeviceAdapter {
         }
         if (found === 0 && route.availability.length === 0) {
           const fields = route.json.map((r) => r.point.mqtt!.path.join('.')).join(', ');
-          const why = doc !== null && typeof doc === 'object' ? `has none of the fields ${fields}` : `is not a JSON object with ${fields}`;
+          const why = doc !== null && typeof doc === 'object' && !Array.isArray(doc) ? `has none of the fields ${fields}` : `is not a JSON object with ${fields}`;
           for (const entry of new Set(route.json.map((r) => r.entry))) this.reject(entry, topic, `payload ${why}`);
         }
       }
@@ -413,9 +426,9 @@ export class MqttAdapter implements DeviceAdapter {
   }
 
   private dispatch(topic: string, payload: Buffer): void {
-    for (const [filter, set] of this.handlers) {
-      if (!topicMatches(filter, topic)) continue;
-      for (const handler of set) {
+    for (const [filter, { match, fns }] of this.handlers) {
+      if (!match(topic)) continue;
+      for (const handler of fns) {
         try {
           handler(topic, payload);
         } catch (err) {
@@ -444,17 +457,25 @@ function shortTopic(topic: string): string {
   return topic.length > 200 ? `${topic.slice(0, 200)}…` : topic;
 }
 
-/** MQTT filter matching (`+` one level, `#` the rest; wildcards never match `$` topics at the first level). */
-export function topicMatches(filter: string, topic: string): boolean {
-  if (filter === topic) return true;
-  if (topic.startsWith('$') && (filter.startsWith('+') || filter.startsWith('#'))) return false;
+/**
+ * An MQTT filter as a test (`+` one level, `#` the rest; wildcards never match `$`
+ * topics at the first level). Runs for every message while features subscribe, so the
+ * literal prefix before the first wildcard rejects most topics without splitting them.
+ */
+export function topicMatcher(filter: string): (topic: string) => boolean {
+  const wild = filter.search(/[+#]/);
+  if (wild < 0) return (topic) => topic === filter;
+  const prefix = filter.slice(0, wild);
   const f = filter.split('/');
-  const t = topic.split('/');
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === '#') return true;
-    if (i >= t.length || (f[i] !== '+' && f[i] !== t[i])) return false;
-  }
-  return f.length === t.length;
+  return (topic) => {
+    if (!topic.startsWith(prefix) || (wild === 0 && topic.startsWith('$'))) return false;
+    const t = topic.split('/');
+    for (let i = 0; i < f.length; i++) {
+      if (f[i] === '#') return true;
+      if (i >= t.length || (f[i] !== '+' && f[i] !== t[i])) return false;
+    }
+    return f.length === t.length;
+  };
 }
 
 /**
