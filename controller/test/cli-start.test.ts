@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import ModbusRTU from 'modbus-serial';
+import { ServerTCP } from 'modbus-serial';
 import mqtt from 'mqtt';
 import { startMosquitto, type Mosquitto } from './helpers/mosquitto.ts';
 import { freePort, waitFor } from './helpers/wait.ts';
@@ -41,7 +41,7 @@ type RoomStateMessage = { points: Record<string, { value: unknown; quality: stri
 
 describe('roomctl start against Mosquitto and a Modbus TCP server', () => {
   let mosquitto: Mosquitto;
-  let modbus: InstanceType<typeof ModbusRTU.ServerTCP>;
+  let modbus: ServerTCP;
   let observer: mqtt.MqttClient;
   let run: Run;
   const holding = new Map<number, number>([[0, 230]]);
@@ -52,7 +52,7 @@ describe('roomctl start against Mosquitto and a Modbus TCP server', () => {
   beforeAll(async () => {
     mosquitto = await startMosquitto();
     const modbusPort = await freePort();
-    modbus = new ModbusRTU.ServerTCP(
+    modbus = new ServerTCP(
       {
         getInputRegister: (addr: number) => input.get(addr) ?? 0,
         getHoldingRegister: (addr: number) => holding.get(addr) ?? 0,
