@@ -326,7 +326,8 @@ describe('Modbus adapter against modbus-serial ServerTCP', () => {
   it('rejects and counts out-of-range and unknown enum readings without applying them', async () => {
     const clock = new ManualClock();
     const t = await setup({ 1: fcu() }, [HVAC(1)], { clock });
-    await waitFor(() => t.state('hvac.temperature').quality === 'good', 15_000, 'first reading');
+    // The whole first poll must be done: a clock tick during a running poll is skipped by design.
+    await waitFor(() => t.polls('hvac') >= 1 && t.state('hvac.temperature').quality === 'good', 15_000, 'first poll');
     const u = t.gateway.units.get(1)!;
     u.input[0] = 9999; // 999.9 °C: above the profile's max 60
     u.holding[1] = 7; // no such mode
