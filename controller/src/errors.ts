@@ -5,6 +5,8 @@
  *   2xxx MQTT and the embedded broker
  *   3xxx Modbus
  *   4xxx points and commands
+ *   5xxx meetings, schedule and engine
+ *   6xxx recorder, InfluxDB and reports
  */
 export const ErrorCode = {
   ConfigInvalid: 1001,
@@ -21,6 +23,15 @@ export const ErrorCode = {
   PointNotWritable: 4002,
   PointValueInvalid: 4003,
   WriteFailed: 4004,
+  MeetingInvalid: 5001,
+  MeetingOverlap: 5002,
+  MeetingUnknown: 5003,
+  MeetingRoomUnknown: 5004,
+  MeetingInPast: 5005,
+  ScheduleWriteFailed: 5011,
+  InfluxUnavailable: 6001,
+  InfluxQueryFailed: 6002,
+  ReportInvalid: 6003,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
