@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { policyFields } from './policy-schema.ts';
+import { simulationSchema } from './simulation-schema.ts';
 
 /** The site configuration file (YAML). Every object is strict: a typo is an error. */
 const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'letters, digits, "-" and "_" only');
@@ -78,11 +79,24 @@ export const gatewaySchema = z
 export const modbusSchema = z.strictObject({ gateways: z.array(gatewaySchema).default([]) });
 
 export const influxSchema = z.strictObject({
+  /** Absent → the recorder keeps everything in its spool and says so. */
   url: z.string().url().optional(),
-  database: z.string().default('roomctl'),
+  database: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, "-" and "_" only').default('roomctl'),
   username: z.string().optional(),
   password: z.string().optional(),
+  /** Where points wait while InfluxDB is away (default: the service's data directory). */
   spool_dir: z.string().optional(),
+  /** Spool size bound; a warning and an alert at 80 %, an exact dropped count past it. */
+  spool_max_mb: z.number().positive().default(512),
+  /** A flat telemetry line still gets one sample per point this often. */
+  sample_every_s: z.number().int().min(1).max(3600).default(60),
+  /** A batch is sent at batch_size points or after flush_interval_ms, whichever first. */
+  batch_size: z.number().int().min(1).max(100000).default(5000),
+  flush_interval_ms: z.number().int().min(10).max(60000).default(1000),
+  /** Per-request timeout against InfluxDB. */
+  timeout_ms: z.number().int().min(100).max(120000).default(10000),
+  /** Retention: raw telemetry and device health vs readiness/meeting/event and 5-minute means. */
+  retention: z.strictObject({ raw_days: z.number().int().min(1).default(30), long_days: z.number().int().min(1).default(400) }).prefault({}),
 });
 
 export const deviceSchema = z
@@ -139,6 +153,7 @@ export const configSchema = z.strictObject({
   influx: influxSchema.optional(),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).prefault({}),
   policies: z.record(z.string(), policyFields).default({}),
+  simulation: simulationSchema.optional(),
   /** Each room is validated on its own (roomSchema), so one bad room can be skipped at start. */
   rooms: z.array(z.unknown()).min(1, 'at least one room'),
 });
@@ -148,4 +163,5 @@ export type SiteConfig = Omit<z.infer<typeof configSchema>, 'rooms'> & { rooms: 
 export type RoomConfig = z.infer<typeof roomSchema>;
 export type DeviceConfig = z.infer<typeof deviceSchema>;
 export type GatewayConfig = z.infer<typeof gatewaySchema>;
+export type InfluxConfig = z.infer<typeof influxSchema>;
 export type SceneConfig = z.infer<typeof sceneSchema>;

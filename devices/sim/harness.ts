@@ -1,0 +1,128 @@
+import { createServer } from 'node:net';
+
+/**
+ * Helpers for running the simulated building beside a controller in one process
+ * on a stepped VirtualClock: a `settle()` for `clock.advance(ms, settle)`, and
+ * free loopback ports for test configs.
+ */
+
+/** Anything whose network activity a settle should wait out. */
+export interface QuietSource {
+  /** A number that changes whenever the source sends or receives something. */
+  activity(): number;
+  /** Work in flight that will certainly complete (unacknowledged publishes, unanswered requests). */
+  pending?(): number;
+}
+
+export interface QuietSettleOptions {
+  /** Consecutive event-loop turns without any activity that count as quiet. Default 3. */
+  quietTurns?: number;
+  /** Give up waiting after this long (real ms) and carry on; a stuck peer must not hang a test. Default 10 000. */
+  maxWaitMs?: number;
+  /** Called when a settle gave up. */
+  onGiveUp?: (pending: number) => void;
+}
+
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * "Let network I/O flow until quiet": returns once every source has had no
+ * activity and nothing pending for `quietTurns` event-loop turns in a row. On
+ * loopback, bytes written are readable by the peer at the next poll, so a turn
+ * without activity means the exchange a timer started has run its course. A
+ * batch that did no I/O at all costs only those few turns, so a day of
+ * one-second timers still plays in seconds.
+ *
+ * Sources are typically the SimulatedBuilding and a counter of the controller's
+ * bus events (point/device/command).
+ */
+export function quietSettle(sources: readonly (QuietSource | (() => number))[], options: QuietSettleOptions = {}): () => Promise<void> {
+  const quietTurns = options.quietTurns ?? 3;
+  const maxWaitMs = options.maxWaitMs ?? 10_000;
+  const activity = () => {
+    let sum = 0;
+    for (const s of sources) sum += typeof s === 'function' ? s() : s.activity();
+    return sum;
+  };
+  const pending = () => {
+    let sum = 0;
+    for (const s of sources) if (typeof s !== 'function') sum += s.pending?.() ?? 0;
+    return sum;
+  };
+  return async () => {
+    const started = Date.now();
+    let quiet = 0;
+    let busyTurns = 0;
+    let mark = activity();
+    while (quiet < quietTurns) {
+      const busy = pending() > 0;
+      busyTurns = busy ? busyTurns + 1 : 0;
+      // Bytes on loopback arrive by the next poll; work still in flight after a couple
+      // of turns waits on a timer of the peer (modbus-serial answers on a 0 ms
+      // timeout), so sleep a real millisecond rather than spin.
+      if (busy && busyTurns > 2) await pause(1);
+      else await turn();
+      const now = activity();
+      if (!busy && pending() === 0 && now === mark) quiet++;
+      else quiet = 0;
+      mark = now;
+      if (Date.now() - started > maxWaitMs) {
+        options.onGiveUp?.(pending());
+        return;
+      }
+    }
+  };
+}
+
+/** What deliveryWatch() reads from the controller's adapters (structurally: no adapter import here). */
+export interface MqttCounters {
+  stats(): { received: number; commandsSent: number };
+}
+export interface ModbusCounters {
+  stats(): { links: Record<string, { requests: number }> };
+}
+export interface SimCounters {
+  stats: { published: number; retainedTopics: number; commands: number; framesIn: number };
+}
+
+/**
+ * Exact in-flight counts between the simulator and a controller whose MQTT
+ * adapter subscribes to every device topic: every simulator publish must arrive
+ * as one received message, every command sent must reach a device, every Modbus
+ * request must reach the gateway. Quiet turns alone can be fooled by a socket
+ * that holds a small write back (Nagle); counts cannot.
+ *
+ * Create it once the controller has subscribed (it then received each retained
+ * topic once) and before the clock moves. A last will published by the broker
+ * (fault device_offline) is not the simulator's publish; the count then errs on
+ * the side of "nothing pending" and the quiet turns still apply.
+ */
+export function deliveryWatch(sim: SimCounters, mqtt?: MqttCounters, modbus?: ModbusCounters): QuietSource {
+  const baseline = sim.stats.published - sim.stats.retainedTopics;
+  const requests = () => (modbus ? Object.values(modbus.stats().links).reduce((n, l) => n + l.requests, 0) : 0);
+  return {
+    activity: () => (mqtt ? mqtt.stats().received + mqtt.stats().commandsSent : 0) + requests(),
+    pending: () => {
+      let n = Math.max(0, requests() - sim.stats.framesIn);
+      if (mqtt) {
+        const m = mqtt.stats();
+        n += Math.max(0, sim.stats.published - baseline - m.received) + Math.max(0, m.commandsSent - sim.stats.commands);
+      }
+      return n;
+    },
+  };
+}
+
+/** A free TCP port on loopback (for Modbus gateways and brokers in test configs). */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}

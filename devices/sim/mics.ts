@@ -1,0 +1,122 @@
+import type { ResolvedDevice } from '../../controller/src/model/devices.ts';
+import type { PointValue } from '../../controller/src/model/points.ts';
+import type { Rng } from './random.ts';
+import { BaseDevice, channelsOf, type RoomEnvironment } from './sim-device.ts';
+
+/**
+ * A conference DSP and its microphones (P2, P3, P10).
+ *
+ * A microphone produces a level only while it is unmuted and either under test
+ * (a tone at about -20 dBFS) or someone is speaking into it during a meeting
+ * (speech around -32 dBFS, now and then). Otherwise the DSP reports no level for
+ * it at all. A dead mic (fault `dead_mic`) or a wireless mic with a flat battery
+ * never produces one. Wireless batteries drain while the mic is on, much faster
+ * when unmuted; fault `low_mic_battery` puts a nearly empty one in, clearing it
+ * swaps in a charged one.
+ */
+
+/** Battery drain per hour, % — unmuted (in use) vs muted (on standby). */
+const DRAIN_IN_USE = 12;
+const DRAIN_STANDBY = 1.5;
+const TEST_TONE_DBFS = -20;
+const SPEECH_DBFS = -32;
+
+interface Mic {
+  wireless: boolean;
+  battery: number;
+  muted: boolean;
+  testing: boolean;
+  level: number | undefined;
+  /** Chance per tick that someone speaks into it during a meeting (the chair's mic talks most). */
+  talkChance: number;
+}
+
+export class Dsp extends BaseDevice {
+  readonly mics = new Map<string, Mic>();
+  private masterMuted = true;
+
+  constructor(
+    device: ResolvedDevice,
+    env: RoomEnvironment,
+    private rng: Rng,
+    wirelessChannels: string[],
+  ) {
+    super(device, env);
+    channelsOf(device, /^mic\.([a-z0-9_]+)\.level$/).forEach((ch, i) => {
+      const wireless = wirelessChannels.includes(ch);
+      this.mics.set(ch, { wireless, battery: wireless ? Math.round(rng.range(55, 100)) : 100, muted: true, testing: false, level: undefined, talkChance: i === 0 ? 0.4 : 0.15 });
+    });
+  }
+
+  override read(key: string): PointValue | undefined {
+    if (key === 'master.mute') return this.masterMuted;
+    const [, ch, what] = key.split('.') as [string, string, string];
+    const mic = this.mics.get(ch);
+    if (!mic) return undefined;
+    switch (what) {
+      case 'level':
+        return mic.level;
+      case 'battery':
+        // Wired mics have no battery to report.
+        return mic.wireless ? Math.ceil(mic.battery) : undefined;
+      case 'mute':
+        return mic.muted;
+      case 'test':
+        return mic.testing;
+      default:
+        return undefined;
+    }
+  }
+
+  override write(key: string, value: PointValue): boolean {
+    if (typeof value !== 'boolean') return false;
+    if (key === 'master.mute') {
+      this.masterMuted = value;
+      return true;
+    }
+    const [, ch, what] = key.split('.') as [string, string, string];
+    const mic = this.mics.get(ch);
+    if (!mic) return false;
+    if (what === 'mute') mic.muted = value;
+    else if (what === 'test') mic.testing = value;
+    else return false;
+    // A muted mic or a stopped test goes quiet at once; a new level waits for the next measurement.
+    if (!this.sounding(ch, mic)) mic.level = undefined;
+    return true;
+  }
+
+  override tick(dtS: number): void {
+    for (const [ch, mic] of this.mics) {
+      // Draw the same numbers every tick whatever the state, so runs stay aligned.
+      const talk = this.rng.float();
+      const noise = this.rng.gauss(1);
+      if (mic.wireless && this.alive(ch, mic)) mic.battery = Math.max(0, mic.battery - ((mic.muted ? DRAIN_STANDBY : DRAIN_IN_USE) * dtS) / 3600);
+      if (!this.sounding(ch, mic)) mic.level = undefined;
+      else if (mic.testing) mic.level = round(TEST_TONE_DBFS + noise * 1.5);
+      else if (this.env.inSession && talk < mic.talkChance) mic.level = round(SPEECH_DBFS + noise * 5);
+      else mic.level = undefined;
+    }
+  }
+
+  /** Fault injected: a nearly flat battery goes in. */
+  lowBattery(ch: string): void {
+    const mic = this.mics.get(ch);
+    if (mic?.wireless) mic.battery = Math.min(mic.battery, 12);
+  }
+
+  /** Fault cleared: a charged battery goes in. */
+  swapBattery(ch: string): void {
+    const mic = this.mics.get(ch);
+    if (mic?.wireless) mic.battery = 100;
+  }
+
+  private alive(ch: string, mic: Mic): boolean {
+    return !this.fault('dead_mic', ch) && (!mic.wireless || mic.battery > 0);
+  }
+
+  private sounding(ch: string, mic: Mic): boolean {
+    return this.alive(ch, mic) && !mic.muted;
+  }
+}
+
+const round = (v: number) => Math.max(-119, Math.min(-1, Math.round(v * 10) / 10));

@@ -1,0 +1,297 @@
+import mqtt, { type MqttClient } from 'mqtt';
+import type { PointDef } from '../../controller/src/config/profile-schema.ts';
+import type { PointValue } from '../../controller/src/model/points.ts';
+import { checkReading } from '../../controller/src/model/values.ts';
+import { pointKey, type SimDevice } from './sim-device.ts';
+import type { SimStats } from './stats.ts';
+
+/**
+ * One simulated MQTT device on the wire: its own mqtt.js connection (so it has
+ * its own last will), state published exactly on the profile's topics, paths and
+ * value maps, commands taken from the profile's command topics. A repeated
+ * cmd_id is ignored, as a device that already acted on it would.
+ */
+export interface MqttLinkOptions {
+  brokerUrl: string;
+  clientId: string;
+  username?: string;
+  password?: string;
+  stats: SimStats;
+  /** Republish unchanged state this often, so the controller never sees it go stale. */
+  refreshMs: number;
+  /** A changed value waits at least this long after the last publish (sensors report on an interval). */
+  minIntervalMs: number;
+  /** True while fault `sensor_garbage` targets this device. */
+  garbage: () => boolean;
+  /** A command was applied; the building records and republishes. */
+  onCommand: (link: MqttDeviceLink, keys: string[]) => void;
+}
+
+interface StateEntry {
+  key: string;
+  path: string[];
+  map?: Record<string, PointValue>;
+  def: PointDef;
+}
+interface StateTopic {
+  format: 'json' | 'raw';
+  entries: StateEntry[];
+  last?: string;
+  lastAt: number;
+}
+interface CommandEntry {
+  key: string;
+  def: PointDef;
+  format: 'json' | 'raw';
+  /** Where "{value}" sits in the command template; [] = the whole payload. */
+  valuePath: string[] | undefined;
+}
+
+const REMEMBERED_COMMAND_IDS = 200;
+
+export class MqttDeviceLink {
+  private client: MqttClient | undefined;
+  private states = new Map<string, StateTopic>();
+  private commands = new Map<string, CommandEntry[]>();
+  private seenIds = new Set<string>();
+  private garbageCount = 0;
+
+  constructor(
+    readonly model: SimDevice,
+    private opts: MqttLinkOptions,
+  ) {
+    const device = model.device;
+    for (const p of device.points) {
+      const m = p.mqtt;
+      if (!m) continue;
+      const key = pointKey(device, p.id);
+      if (m.stateTopic) {
+        let topic = this.states.get(m.stateTopic);
+        if (!topic) this.states.set(m.stateTopic, (topic = { format: m.stateFormat, entries: [], lastAt: Number.NEGATIVE_INFINITY }));
+        topic.entries.push({ key, path: m.path, map: m.map, def: p.def });
+      }
+      if (m.commandTopic) {
+        const list = this.commands.get(m.commandTopic) ?? [];
+        list.push({ key, def: p.def, format: m.commandFormat, valuePath: findValuePath(m.commandPayload) });
+        this.commands.set(m.commandTopic, list);
+      }
+    }
+  }
+
+  get connected(): boolean {
+    return this.client?.connected === true;
+  }
+
+  /** Connects, announces itself online and publishes its whole state. */
+  async start(now: number): Promise<void> {
+    const availability = this.model.device.mqtt?.availability;
+    const client = mqtt.connect(this.opts.brokerUrl, {
+      clientId: this.opts.clientId,
+      username: this.opts.username,
+      password: this.opts.password,
+      clean: true,
+      reconnectPeriod: 1000,
+      connectTimeout: 10_000,
+      keepalive: 30,
+      will: availability ? { topic: availability.topic, payload: Buffer.from(availabilityPayload(availability.path, availability.offline)), qos: 1, retain: true } : undefined,
+    });
+    this.client = client;
+    // Small state messages must not sit in Nagle's buffer waiting for an ACK: a
+    // device answers at once, and a stepped clock relies on prompt delivery.
+    client.on('connect', () => (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true));
+    client.on('error', () => {}); // reconnects on its own; the broker going away is not a device fault
+    client.on('message', (topic, payload) => this.onMessage(topic, payload));
+    client.on('connect', () => {
+      if (availability) this.publish(availability.topic, availabilityPayload(availability.path, availability.online));
+    });
+    await new Promise<void>((resolve, reject) => {
+      // A network guard on real time: the broker must be there when the building starts.
+      const timer = setTimeout(() => fail(new Error('no answer within 15 s')), 15_000);
+      const done = () => {
+        clearTimeout(timer);
+        client.off('connect', connected);
+        client.off('error', fail);
+      };
+      const connected = () => {
+        done();
+        resolve();
+      };
+      const fail = (err: Error) => {
+        done();
+        client.end(true);
+        if (this.client === client) this.client = undefined;
+        reject(new Error(`simulated device ${this.opts.clientId} cannot reach ${this.opts.brokerUrl}: ${err.message}`));
+      };
+      client.on('connect', connected);
+      client.on('error', fail);
+    });
+    if (this.commands.size > 0) await client.subscribeAsync([...this.commands.keys()], { qos: 1 });
+    this.publishDue(now, true);
+  }
+
+  /** Says goodbye (availability offline, retained) and disconnects. */
+  async stop(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    if (!client) return;
+    const availability = this.model.device.mqtt?.availability;
+    if (availability && client.connected) this.publish(availability.topic, availabilityPayload(availability.path, availability.offline), client);
+    await client.endAsync(false).catch(() => {});
+  }
+
+  /** Fault `device_offline`: the connection drops (the broker publishes the last will); clearing reconnects. */
+  async setOffline(offline: boolean, now: number): Promise<void> {
+    if (offline && this.client) {
+      const client = this.client;
+      this.client = undefined;
+      await client.endAsync(true).catch(() => {});
+    } else if (!offline && !this.client) {
+      for (const t of this.states.values()) t.last = undefined;
+      await this.start(now);
+    }
+  }
+
+  /** Publishes topics whose payload changed (or is due for a refresh); `force` publishes all. */
+  publishDue(now: number, force = false, touched: ReadonlySet<string> = new Set()): void {
+    if (!this.connected) return;
+    for (const [topic, t] of this.states) {
+      const payload = this.opts.garbage() ? this.garbagePayload(t) : this.payload(t);
+      if (payload === undefined) continue;
+      const since = now - t.lastAt;
+      const changed = payload !== t.last && since >= this.opts.minIntervalMs;
+      if (!force && !changed && !touched.has(topic) && since < this.opts.refreshMs) continue;
+      t.last = payload;
+      t.lastAt = now;
+      this.publish(topic, payload);
+    }
+  }
+
+  /** State topics that carry a point key. */
+  topicsOf(keys: Iterable<string>): Set<string> {
+    const wanted = new Set(keys);
+    const out = new Set<string>();
+    for (const [topic, t] of this.states) if (t.entries.some((e) => wanted.has(e.key))) out.add(topic);
+    return out;
+  }
+
+  private onMessage(topic: string, payload: Buffer): void {
+    const stats = this.opts.stats;
+    stats.commands++;
+    const entries = this.commands.get(topic);
+    if (!entries) return;
+    const text = payload.toString('utf8');
+    let body: unknown = text;
+    if (entries.some((e) => e.format === 'json')) {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        stats.badCommands++;
+        return;
+      }
+    }
+    const idField = this.model.device.profile.command_id_field;
+    const id = body && typeof body === 'object' ? (body as Record<string, unknown>)[idField] : undefined;
+    if (typeof id === 'string' || typeof id === 'number') {
+      if (this.seenIds.has(String(id))) {
+        stats.repeatedCommands++;
+        return;
+      }
+      this.seenIds.add(String(id));
+      if (this.seenIds.size > REMEMBERED_COMMAND_IDS) this.seenIds.delete(this.seenIds.values().next().value!);
+    }
+    const applied: string[] = [];
+    for (const e of entries) {
+      if (!e.valuePath) continue;
+      const raw = e.valuePath.length === 0 ? body : getPath(body, e.valuePath);
+      if (raw === undefined) continue;
+      const checked = checkReading(e.def, raw);
+      if (checked.ok && this.model.write(e.key, checked.value)) applied.push(e.key);
+    }
+    if (applied.length === 0) {
+      stats.badCommands++;
+      return;
+    }
+    this.opts.onCommand(this, applied);
+  }
+
+  private payload(t: StateTopic): string | undefined {
+    let whole: unknown;
+    const obj: Record<string, unknown> = {};
+    let any = false;
+    for (const e of t.entries) {
+      const v = this.model.read(e.key);
+      if (v === undefined) continue;
+      any = true;
+      const out = toDevice(v, e.map);
+      if (e.path.length === 0) whole = out;
+      else setPath(obj, e.path, out);
+    }
+    if (!any) return undefined;
+    if (t.format === 'raw') return whole === undefined ? undefined : String(whole);
+    return JSON.stringify(whole !== undefined ? whole : obj);
+  }
+
+  /** Fault `sensor_garbage`: broken JSON, wrong types, impossible values, in turn. */
+  private garbagePayload(t: StateTopic): string {
+    const n = this.garbageCount++ % 3;
+    if (t.format === 'raw') return ['???', '', 'AJAR'][n]!;
+    if (n === 0) return '{"broken": ';
+    const obj: Record<string, unknown> = {};
+    for (const e of t.entries) {
+      if (e.path.length === 0) continue;
+      const impossible = e.def.type === 'number' ? (e.def.max ?? 1e6) * 10 + 1 : 12345;
+      setPath(obj, e.path, n === 1 ? 'garbage' : impossible);
+    }
+    return JSON.stringify(obj);
+  }
+
+  private publish(topic: string, payload: string, client = this.client): void {
+    if (!client) return;
+    const stats = this.opts.stats;
+    stats.notePublished(topic);
+    client.publish(topic, payload, { qos: 1, retain: true }, () => {
+      stats.publishSettled++;
+    });
+  }
+}
+
+/** Point value → what the device puts on the wire (display power true → "ON"). */
+function toDevice(v: PointValue, map?: Record<string, PointValue>): unknown {
+  if (!map) return v;
+  const entry = Object.entries(map).find(([, mapped]) => mapped === v);
+  return entry ? entry[0] : v;
+}
+
+function availabilityPayload(path: string[], value: unknown): string {
+  if (path.length === 0) return String(value);
+  const obj: Record<string, unknown> = {};
+  setPath(obj, path, value);
+  return JSON.stringify(obj);
+}
+
+function findValuePath(template: unknown, at: string[] = []): string[] | undefined {
+  if (template === '{value}') return at;
+  if (template && typeof template === 'object' && !Array.isArray(template))
+    for (const [k, v] of Object.entries(template)) {
+      const found = findValuePath(v, [...at, k]);
+      if (found) return found;
+    }
+  return undefined;
+}
+
+function getPath(body: unknown, path: string[]): unknown {
+  let cur = body;
+  for (const p of path) {
+    if (!cur || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[p];
+  }
+  return cur;
+}
+
+function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
+  let cur = obj;
+  path.forEach((p, i) => {
+    if (i === path.length - 1) cur[p] = value;
+    else cur = (cur[p] ??= {}) as Record<string, unknown>;
+  });
+}
