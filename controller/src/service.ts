@@ -62,7 +62,12 @@ export class RoomctlService {
     return this.options.site;
   }
 
-  async start(extra: Feature[] = []): Promise<void> {
+  /**
+   * `devices` are features that stand in for the building's devices (the simulator):
+   * they start once the broker URL is known and before the adapters connect, so the
+   * adapters find the devices' retained state; they stop last.
+   */
+  async start(extra: Feature[] = [], devices: (mqttUrl: string) => Feature[] = () => []): Promise<void> {
     const { site, logger } = this.options;
     const mqttConfig = site.config.mqtt;
     if (!mqttConfig.url) {
@@ -88,6 +93,7 @@ export class RoomctlService {
     );
     this.adapters.push(this.mqtt);
     const features: Feature[] = [
+      ...devices(this.mqttUrl),
       { name: 'room state', start: () => this.state.start(), stop: () => this.state.stop() },
       { name: 'mqtt', start: () => this.mqtt.start(), stop: () => this.mqtt.stop() },
       { name: 'modbus', start: () => this.modbus.start(), stop: () => this.modbus.stop() },
