@@ -14,19 +14,53 @@ program
 
 program
   .command('start')
-  .description('run the controller')
+  .description('run the controller (with --simulate: on the simulated building of the config, default the demo)')
   .option('-c, --config <file>', 'site configuration (YAML)')
-  .option('--status-every <seconds>', 'log a one-line status this often (0 = never)', positiveInt, 60)
-  .action(async (opts: { config?: string; statusEvery: number }) => {
+  .option('--simulate', 'run the simulated building of the config beside the controller, on virtual time')
+  .option('--speed <n>', 'with --simulate: virtual time runs N× real time (default: simulation.speed, 48)', positiveNumber)
+  .option('--status-every <seconds>', 'log a one-line status this often (0 = never)', positiveInt)
+  .action(async (opts: { config?: string; simulate?: boolean; speed?: number; statusEvery?: number }) => {
+    const statusEveryMs = opts.statusEvery === undefined ? undefined : opts.statusEvery * 1000;
+    if (opts.simulate) {
+      const { simulateCommand } = await import('./demo.ts');
+      process.exitCode = await simulateCommand({ config: opts.config, speed: opts.speed, statusEveryMs });
+      return;
+    }
+    if (opts.speed !== undefined) {
+      console.error('roomctl start: --speed needs --simulate (a real building runs on real time)');
+      process.exitCode = 2;
+      return;
+    }
     if (!opts.config) {
-      console.error('roomctl start: give --config FILE (try config/demo.yaml)');
+      console.error('roomctl start: give --config FILE, or --simulate for the demo building');
       process.exitCode = 2;
       return;
     }
     // Loaded on demand: `validate` should not pay for the protocol libraries.
     const { startCommand } = await import('./start.ts');
-    process.exitCode = await startCommand({ config: opts.config, statusEveryMs: opts.statusEvery * 1000 });
+    process.exitCode = await startCommand({ config: opts.config, statusEveryMs });
   });
+
+const sim = program.command('sim').description('the simulated building');
+
+sim
+  .command('fault')
+  .description('inject (or --clear) a fault in a running simulated building, e.g. dead_mic:2, fcu_offline, door_left_open')
+  .argument('<room>', 'room id, e.g. 3F-301')
+  .argument('<kind>', 'fault kind (roomctl sim fault --list shows them)')
+  .option('--clear', 'clear the fault instead')
+  .option('-c, --config <file>', 'site configuration of the running simulation (for its control port)')
+  .option('--url <url>', 'the simulator control API (default http://127.0.0.1:<simulation.control_port>)')
+  .action(async (room: string, kind: string, opts: { clear?: boolean; config?: string; url?: string }) => {
+    const { simFaultCommand } = await import('./sim-fault.ts');
+    process.exitCode = await simFaultCommand(room, kind, opts);
+  });
+
+function positiveNumber(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number > 0');
+  return n;
+}
 
 function positiveInt(v: string): number {
   const n = Number(v);

@@ -6,8 +6,14 @@ import { isRoomctlError } from '../errors.ts';
 
 export interface StartOptions {
   config: string;
-  /** Extra features (the simulator, the demo table) started after the core. */
+  /** Extra features (the demo table) started after the core. */
   features?: (service: RoomctlService, logger: Logger) => Feature[];
+  /** Stand-ins for the building's devices (the simulator), started before the adapters. */
+  devices?: (service: RoomctlService, logger: Logger, mqttUrl: string) => Feature[];
+  /** Use this site instead of loading `config` again. */
+  site?: Site;
+  /** Log level when neither ROOMCTL_LOG_LEVEL nor the config sets one. */
+  logLevel?: string;
   clock?: Clock;
   /** Periodic one-line status in the log (ms of clock time); 0 = off. */
   statusEveryMs?: number;
@@ -33,9 +39,9 @@ export function loadForStart(file: string, logger: Logger): Site | undefined {
  */
 export async function startCommand(options: StartOptions): Promise<number> {
   const bootLogger = createLogger(process.env.ROOMCTL_LOG_LEVEL ?? 'info');
-  const site = loadForStart(options.config, bootLogger);
+  const site = options.site ?? loadForStart(options.config, bootLogger);
   if (!site) return 1;
-  const logger = createLogger(process.env.ROOMCTL_LOG_LEVEL ?? site.config.log.level);
+  const logger = createLogger(process.env.ROOMCTL_LOG_LEVEL ?? options.logLevel ?? site.config.log.level);
   const service = new RoomctlService({ site, logger, clock: options.clock });
   let stopping: Promise<void> | undefined;
   const stop = (signal: string) => {
@@ -53,12 +59,13 @@ export async function startCommand(options: StartOptions): Promise<number> {
     const k = `${d.room}/${d.device}`;
     if (lastOnline.get(k) === d.online) return;
     lastOnline.set(k, d.online);
-    if (d.online) logger.info(`device ${k} online`);
+    // Coming online is routine (every device at start-up): debug. Going offline is news.
+    if (d.online) logger.debug(`device ${k} online`);
     else logger.warn(`device ${k} offline${d.lastError ? `: ${d.lastError}` : ''}`);
   });
   try {
     const extra = options.features?.(service, logger) ?? [];
-    await service.start(extra);
+    await service.start(extra, (url) => options.devices?.(service, logger, url) ?? []);
   } catch (err) {
     await service.stop().catch(() => {});
     if (isRoomctlError(err)) {

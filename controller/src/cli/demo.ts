@@ -1,0 +1,53 @@
+import { resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SimulatedBuilding } from '../../../devices/sim/building.ts';
+import { simulationOf, simulationProblems, simulationStart } from '../../../devices/sim/meetings.ts';
+import { createLogger } from '../log.ts';
+import { VirtualClock } from '../model/virtual-clock.ts';
+import { demoTable } from './demo-table.ts';
+import { loadForStart, startCommand } from './start.ts';
+
+export const DEMO_CONFIG = resolve(dirname(fileURLToPath(import.meta.url)), '../../../config/demo.yaml');
+
+export interface SimulateOptions {
+  config?: string;
+  speed?: number;
+  statusEveryMs?: number;
+}
+
+/**
+ * `roomctl start --simulate` (and `npm start`): the controller, the embedded broker
+ * and the simulated building of the config on one virtual clock running N× real
+ * time, with the live room table. Needs no other service installed.
+ */
+export async function simulateCommand(options: SimulateOptions): Promise<number> {
+  const file = options.config ?? DEMO_CONFIG;
+  const site = loadForStart(file, createLogger('info'));
+  if (!site) return 1;
+  const problems = simulationProblems(site);
+  if (problems.length > 0) {
+    for (const p of problems) console.error(`simulation: ${p}`);
+    return 1;
+  }
+  const speed = options.speed ?? simulationOf(site).speed;
+  const clock = VirtualClock.running(simulationStart(site), speed);
+  const tty = !!process.stdout.isTTY;
+  if (tty) process.stdout.write('\x1b[?25l'); // hide the cursor while the table redraws
+  try {
+    return await startCommand({
+      config: file,
+      site,
+      clock,
+      // On a terminal the table is the show; warnings still print below it.
+      logLevel: tty ? 'warn' : 'info',
+      statusEveryMs: options.statusEveryMs ?? (tty ? 0 : 60 * 60_000),
+      devices: (service, logger, mqttUrl) => {
+        const building = new SimulatedBuilding({ site, clock, brokerUrl: mqttUrl, controlPort: simulationOf(site).control_port, logger: logger.child({ part: 'sim' }) });
+        return [{ name: 'simulated building', start: () => building.start(), stop: () => building.stop() }];
+      },
+      features: (service) => [demoTable(service, { logEveryMs: 30 * 60_000 })],
+    });
+  } finally {
+    if (tty) process.stdout.write('\x1b[?25h');
+  }
+}
