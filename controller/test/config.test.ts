@@ -178,3 +178,31 @@ rooms:
     expect(site!.rooms.map((r) => r.devices[0]!.points.length)).toEqual([2, 2]);
   });
 });
+
+describe('typos anywhere in the file', () => {
+  it('are reported with the key that was probably meant, however deep they sit', () => {
+    const { errors } = loadConfigText(`
+site: { id: t, name: T, timezone: Asia/Shanghai, routines: { openning: "08:00" } }
+mqtt: { broker: { prot: 1883 } }
+modbus: { gateways: [ { id: g, tcp: { host: h, prot: 1 } } ] }
+policies: { p: { lead_minutes: { avv: 3 } } }
+rooms:
+  - id: R1
+    name: R
+    capacity: 8
+    devices:
+      - { name: door, profile: door-mqtt, mqtt: { base: t/d } }
+    scenes:
+      s: { steps: [ { sett: door.locked, value: true } ], allow_lock: true }
+`);
+    expect(errors).toEqual([
+      'site.routines.openning: unknown key (did you mean "opening"?) (line 2)',
+      'mqtt.broker.prot: unknown key (did you mean "port"?) (line 3)',
+      'modbus.gateways[0].tcp.prot: unknown key (did you mean "port"?) (line 4)',
+      'policies.p.lead_minutes.avv: unknown key (did you mean "av"?) (line 5)',
+      'rooms[0].scenes.s.steps[0].set: required (a string) (line 13)',
+      'rooms[0].scenes.s.steps[0].sett: unknown key (did you mean "set"?) (line 13)',
+      'rooms[0].scenes.s.allow_lock: unknown key (did you mean "allow_locks"?) (line 13)',
+    ]);
+  });
+});

@@ -35,10 +35,15 @@ function describe(input: unknown): string {
 }
 
 /** zod issues → short sentences a building engineer can act on. */
-export function problemsFromZod(error: z.ZodError, prefix: (string | number)[] = [], knownKeysAt?: (path: PropertyKey[]) => string[]): ConfigProblem[] {
+export function problemsFromZod(error: z.ZodError, prefix: (string | number)[] = [], schema?: z.ZodType): ConfigProblem[] {
+  return problemsFromIssues(error.issues, prefix, schema, []);
+}
+
+function problemsFromIssues(issues: readonly z.core.$ZodIssue[], prefix: (string | number)[], schema: z.ZodType | undefined, base: PropertyKey[]): ConfigProblem[] {
   const out: ConfigProblem[] = [];
-  for (const issue of error.issues) {
-    const path = [...prefix, ...(issue.path as (string | number)[])];
+  for (const issue of issues) {
+    const rel = [...base, ...issue.path];
+    const path = [...prefix, ...(rel as (string | number)[])];
     const input = (issue as { input?: unknown }).input;
     switch (issue.code) {
       case 'invalid_type':
@@ -46,8 +51,7 @@ export function problemsFromZod(error: z.ZodError, prefix: (string | number)[] =
         break;
       case 'unrecognized_keys':
         for (const key of issue.keys) {
-          const known = knownKeysAt?.(issue.path) ?? [];
-          const guess = closest(key, known);
+          const guess = schema ? closest(key, keysAt(schema, rel)) : undefined;
           out.push({ path: [...path, key], message: `unknown key${guess ? ` (did you mean "${guess}"?)` : ''}` });
         }
         break;
@@ -60,9 +64,13 @@ export function problemsFromZod(error: z.ZodError, prefix: (string | number)[] =
       case 'too_big':
         out.push({ path, message: issue.origin === 'array' ? `has more than ${issue.maximum} items` : `must be ${issue.inclusive ? '<=' : '<'} ${issue.maximum}, got ${describe(input)}` });
         break;
-      case 'invalid_union':
-        out.push({ path, message: unionMessage(issue, input) });
+      case 'invalid_union': {
+        // Explain the alternative that came closest (fewest problems), in the same terms.
+        const best = [...issue.errors].sort((a, b) => a.length - b.length)[0];
+        if (best && best.length > 0) out.push(...problemsFromIssues(best, prefix, schema, rel));
+        else out.push({ path, message: `does not match any accepted form (got ${describe(input)})` });
         break;
+      }
       default:
         out.push({ path, message: issue.message });
     }
@@ -70,15 +78,48 @@ export function problemsFromZod(error: z.ZodError, prefix: (string | number)[] =
   return out;
 }
 
-function unionMessage(issue: z.core.$ZodIssueInvalidUnion, input: unknown): string {
-  // Show the alternative that came closest (fewest problems) instead of "Invalid input".
-  const best = [...issue.errors].sort((a, b) => a.length - b.length)[0];
-  if (best && best.length > 0) {
-    const first = best[0]!;
-    const sub = formatPath(first.path as (string | number)[]);
-    return `${sub !== '(top level)' ? `${sub}: ` : ''}${first.message.replace(/^Invalid input: /, '')} (got ${describe(input)})`;
+/** The keys an object schema accepts at a path inside `schema` (all union alternatives merged). */
+export function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+  let nodes: unknown[] = [schema];
+  for (const part of [...path, null]) {
+    const next: unknown[] = [];
+    for (const node of nodes.flatMap(unwrap)) {
+      const def = (node as { _zod: { def: Record<string, unknown> } })._zod.def;
+      if (part === null) {
+        if (def.type === 'object') next.push(...Object.keys(def.shape as object));
+        continue;
+      }
+      if (def.type === 'object') {
+        const child = (def.shape as Record<string, unknown>)[String(part)];
+        if (child) next.push(child);
+      } else if (def.type === 'array' && typeof part === 'number') next.push(def.element);
+      else if (def.type === 'record') next.push(def.valueType);
+    }
+    if (part === null) return next as string[];
+    nodes = next;
   }
-  return `does not match any accepted form (got ${describe(input)})`;
+  return [];
+}
+
+/** Looks through wrappers (optional, default, pipe, union…) to the schemas that hold keys. */
+function unwrap(node: unknown): unknown[] {
+  const def = (node as { _zod?: { def: Record<string, unknown> } })._zod?.def;
+  if (!def) return [];
+  switch (def.type) {
+    case 'optional':
+    case 'nullable':
+    case 'default':
+    case 'prefault':
+    case 'readonly':
+    case 'catch':
+      return unwrap(def.innerType);
+    case 'pipe':
+      return unwrap(def.in);
+    case 'union':
+      return (def.options as unknown[]).flatMap(unwrap);
+    default:
+      return [node];
+  }
 }
 
 /** The known key closest to a typo, if it is close enough to be a likely slip. */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isMap, type Document } from 'yaml';
-import { configSchema, roomSchema, sceneSchema, deviceSchema, siteSchema, mqttSchema, gatewaySchema, influxSchema, type RoomConfig, type SiteConfig, type SceneConfig, type DeviceConfig, type GatewayConfig } from './schema.ts';
-import { policyFields, resolvePolicies, type Policy } from './policy-schema.ts';
+import { configSchema, roomSchema, deviceSchema, type RoomConfig, type SiteConfig, type SceneConfig, type DeviceConfig, type GatewayConfig } from './schema.ts';
+import { resolvePolicies, type Policy } from './policy-schema.ts';
 import { formatProblem, problemsFromZod, closest, type ConfigProblem } from './issues.ts';
 import { substituteEnv } from './env.ts';
 import { loadProfiles } from './profiles.ts';
@@ -49,27 +49,6 @@ export function loadConfigFile(file: string, options: LoadOptions = {}): ConfigL
   return loadConfigText(text, options);
 }
 
-/** Known keys of the schema object at a path, for "did you mean" hints. */
-function knownKeys(path: PropertyKey[]): string[] {
-  const p = path.filter((x) => typeof x === 'string') as string[];
-  const shapes: Record<string, object> = {
-    '': configSchema.shape,
-    site: siteSchema.shape,
-    mqtt: mqttSchema.shape,
-    influx: influxSchema.shape,
-    modbus: { gateways: 1 },
-    gateways: (gatewaySchema as unknown as { def: { in?: { shape: object } } }).def.in?.shape ?? {},
-    devices: (deviceSchema as unknown as { def: { in?: { shape: object } } }).def.in?.shape ?? {},
-    scenes: sceneSchema.shape,
-    policies: policyFields.shape,
-  };
-  const last = p.at(-1) ?? '';
-  if (p.length === 0) return Object.keys(shapes['']!);
-  if (p[0] === 'policies' && p.length === 2) return Object.keys(policyFields.shape);
-  if (p[0] === 'rooms' && p.length === 0) return Object.keys(roomSchema.shape);
-  return Object.keys(shapes[last] ?? roomSchema.shape);
-}
-
 export function loadConfigText(text: string, options: LoadOptions = {}): ConfigLoad {
   const env = options.env ?? process.env;
   const lines = new LineCounter();
@@ -92,7 +71,7 @@ export function loadConfigText(text: string, options: LoadOptions = {}): ConfigL
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return { errors: ['(top level): expected a mapping with site, rooms, …'], skipped: [] };
 
   const shell = configSchema.safeParse(raw, { reportInput: true });
-  if (!shell.success) problems.push(...problemsFromZod(shell.error, [], knownKeys));
+  if (!shell.success) problems.push(...problemsFromZod(shell.error, [], configSchema));
   const fatal = !shell.success;
 
   const pendingDeviceChecks: (() => void)[] = [];
@@ -105,7 +84,7 @@ export function loadConfigText(text: string, options: LoadOptions = {}): ConfigL
       rooms.push(r.data);
       roomIndex.set(r.data, i);
     } else {
-      problems.push(...problemsFromZod(r.error, ['rooms', i], (p) => knownKeys(p.length === 0 ? ['rooms'] : p)));
+      problems.push(...problemsFromZod(r.error, ['rooms', i], roomSchema));
       // The room is unusable, but its well-formed devices can still be checked, so one
       // run of `validate` shows every mistake rather than one layer at a time.
       const rawDevices = (input as { devices?: unknown })?.devices;

@@ -46,5 +46,5 @@ export function parseProfile(text: string): { ok: true; profile: DeviceProfile }
   if (doc.errors.length > 0) return { ok: false, errors: doc.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`) };
   const parsed = profileSchema.safeParse(doc.toJS(), { reportInput: true });
   if (parsed.success) return { ok: true, profile: parsed.data };
-  return { ok: false, errors: problemsFromZod(parsed.error).map(formatProblem) };
+  return { ok: false, errors: problemsFromZod(parsed.error, [], profileSchema).map(formatProblem) };
 }
