@@ -6,9 +6,10 @@ set -euo pipefail
 
 need=()
 [ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null 2>&1 || need+=(mosquitto)
+[ -x /usr/bin/influxd ] || command -v influxd >/dev/null 2>&1 || need+=(influxdb)
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "ensure-services: mosquitto present"
+  echo "ensure-services: mosquitto and influxdb present"
   exit 0
 fi
 

@@ -1,0 +1,281 @@
+import { ErrorCode, isRoomctlError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { InfluxConnection, LineRejection, RetentionSpec } from '../adapters/influx.ts';
+import type { Spool, SpoolEntry } from './spool.ts';
+
+/**
+ * Batches encoded lines to InfluxDB and never loses one it accepted:
+ *
+ *  live      spool empty: a batch goes out at `batchSize` lines or on the flush tick,
+ *            one request in flight at a time (so batches arrive in order).
+ *  spooling  InfluxDB is away (network error, 5xx, auth, database gone) or the spool
+ *            still holds points: every flush appends to the spool, and the spool is
+ *            replayed oldest first, retrying with backoff, until it is empty.
+ *  spool-only no influx.url: the spool is where everything stays.
+ *
+ * A line InfluxDB refuses (400: malformed, type conflict, outside retention) is not
+ * retried: the adapter reports exactly which and how many; they are counted and logged.
+ */
+export type WriterMode = 'live' | 'spooling' | 'spool-only';
+
+export interface WriterStats {
+  mode: WriterMode;
+  /** Lines in memory (queued or in flight). */
+  queued: number;
+  /** Lines InfluxDB has acknowledged. */
+  written: number;
+  /** Lines waiting in the spool now. */
+  spooled: number;
+  spoolBytes: number;
+  /** Lines lost past the spool bound (or refused by the disk), exactly. */
+  dropped: number;
+  /** Lines InfluxDB refused for good (logged one by one). */
+  rejected: number;
+}
+
+export interface WriterOptions {
+  conn?: InfluxConnection;
+  spool: Spool;
+  retention: RetentionSpec[];
+  batchSize: number;
+  logger: Logger;
+  /** After every spool change: lets the recorder warn and alert as it nears the bound. */
+  onSpoolChange?: (dropped: number) => void;
+}
+
+interface Batch {
+  entries: SpoolEntry[];
+  groups: { rp: string; lines: string[]; body: Buffer }[];
+}
+
+const RETRY_MIN_MS = 200;
+const RETRY_MAX_MS = 5000;
+
+export class BatchWriter {
+  private queue: SpoolEntry[] = [];
+  /** Full batches already serialised, waiting for the request in flight. */
+  private sealed: Batch[] = [];
+  private inFlight = 0;
+  private flushDue = false;
+  private mode: WriterMode;
+  private schemaReady = false;
+  private pumping?: Promise<void>;
+  private retryTimer?: NodeJS.Timeout;
+  private retryMs = RETRY_MIN_MS;
+  private retryAt = 0;
+  private stopped = false;
+  private counts = { written: 0, dropped: 0, rejected: 0 };
+  private lastRejectLog = 0;
+  private quietRejects = 0;
+  private schemaWarned = false;
+  private refusedWarned = false;
+  private validRp: Set<string>;
+
+  constructor(private o: WriterOptions) {
+    this.mode = !o.conn ? 'spool-only' : o.spool.lines > 0 ? 'spooling' : 'live';
+    this.validRp = new Set(o.retention.map((r) => r.name));
+  }
+
+  stats(): WriterStats {
+    let sealed = 0;
+    for (const b of this.sealed) sealed += b.entries.length;
+    return { mode: this.mode, queued: this.queue.length + sealed + this.inFlight, ...this.counts, spooled: this.o.spool.lines, spoolBytes: this.o.spool.bytes };
+  }
+
+  /** Lines lost before they reached the writer (a torn spool tail). */
+  countDropped(n: number): void {
+    this.counts.dropped += n;
+  }
+
+  /** Creates the database and retention policies; false (and logged) when InfluxDB is not there yet. */
+  async prepare(): Promise<boolean> {
+    if (!this.o.conn || this.schemaReady) return this.schemaReady;
+    try {
+      await this.o.conn.ensureSchema(this.o.retention);
+      this.schemaReady = true;
+    } catch (err) {
+      if (isRoomctlError(err, ErrorCode.InfluxQueryFailed)) {
+        // InfluxDB answered but refused (a non-admin user; the v1 API of InfluxDB 2.x/3.x,
+        // where buckets and DBRP mappings are made by an administrator): write anyway.
+        if (!this.refusedWarned) this.o.logger.warn({ err: (err as Error).message, retention_policies: [...this.validRp] }, 'recorder: InfluxDB refused to create the database/retention policies; assuming they exist');
+        this.refusedWarned = true;
+        this.schemaReady = true;
+        return true;
+      }
+      // Said once per outage, not on every retry.
+      if (!this.schemaWarned) this.o.logger.warn({ err: (err as Error).message }, 'recorder: cannot create the InfluxDB database/retention policies yet; spooling until InfluxDB answers');
+      this.schemaWarned = true;
+    }
+    if (this.schemaReady) this.schemaWarned = false;
+    return this.schemaReady;
+  }
+
+  add(entry: SpoolEntry): void {
+    this.queue.push(entry);
+    if (this.queue.length >= this.o.batchSize) {
+      if (this.mode !== 'live') this.spoolQueue();
+      else {
+        // Serialise the full batch now, while the previous request is still in flight,
+        // so the next request goes out the moment that one is answered.
+        this.sealed.push(this.group(this.queue.splice(0, this.o.batchSize)));
+        void this.pump();
+      }
+    }
+  }
+
+  /** The flush tick: send (or spool) whatever is queued. */
+  tick(): void {
+    if (this.stopped) return;
+    this.flushDue = true;
+    if (this.mode !== 'live') this.spoolQueue();
+    void this.pump();
+  }
+
+  /** Resolves once everything queued now has been written or spooled. */
+  async flush(): Promise<void> {
+    for (let guard = 0; guard < 1_000_000; guard++) {
+      this.flushDue = true;
+      if (this.mode !== 'live') this.spoolQueue();
+      await this.pump();
+      if ((this.queue.length === 0 && this.sealed.length === 0) || this.mode !== 'live') break;
+    }
+    if (this.mode !== 'live') this.spoolQueue();
+  }
+
+  async stop(): Promise<void> {
+    await this.flush();
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    while (this.pumping) await this.pumping;
+  }
+
+  private pump(): Promise<void> {
+    if (!this.pumping) this.pumping = this.loop().finally(() => (this.pumping = undefined));
+    return this.pumping;
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      await this.work();
+    } catch (err) {
+      // Never an unhandled rejection: log, keep what is spooled, try again later.
+      this.o.logger.error({ err: (err as Error).message }, 'recorder: writing to InfluxDB failed unexpectedly');
+      this.inFlight = 0;
+      this.retryLater();
+    }
+  }
+
+  private async work(): Promise<void> {
+    if (!this.o.conn) return;
+    for (;;) {
+      if (this.mode === 'spooling') {
+        if (this.stopped || Date.now() < this.retryAt) return;
+        if (!(await this.prepare())) return this.retryLater();
+        const chunk = this.o.spool.read(this.o.batchSize);
+        if (!chunk) {
+          this.mode = 'live';
+          this.o.logger.info('recorder: spool replayed; writing to InfluxDB directly again');
+          this.o.onSpoolChange?.(0);
+          continue;
+        }
+        const failed = await this.send(this.group(chunk.entries));
+        if (failed.length > 0) return this.retryLater();
+        chunk.commit();
+        this.retryMs = RETRY_MIN_MS;
+        this.o.onSpoolChange?.(0);
+        continue;
+      }
+      let batch = this.sealed.shift();
+      if (!batch && (this.queue.length >= this.o.batchSize || (this.flushDue && this.queue.length > 0))) batch = this.group(this.queue.splice(0, this.o.batchSize));
+      if (!batch) return;
+      if (this.queue.length === 0 && this.sealed.length === 0) this.flushDue = false;
+      this.inFlight = batch.entries.length;
+      const failed = this.schemaReady || (await this.prepare()) ? await this.send(batch) : batch.entries;
+      this.inFlight = 0;
+      if (failed.length > 0) {
+        // From here the spool is the ordered log: the failed batch first, then what queued meanwhile.
+        this.mode = 'spooling';
+        this.appendToSpool(failed);
+        this.spoolQueue();
+        this.o.logger.warn({ points: failed.length }, 'recorder: InfluxDB unavailable; spooling to disk until it returns');
+        return this.retryLater();
+      }
+    }
+  }
+
+  /** Entries grouped by retention policy (order kept within each), each group serialised once. */
+  private group(entries: SpoolEntry[]): Batch {
+    const byRp = new Map<string, string[]>();
+    for (const e of entries) {
+      if (!this.validRp.has(e.rp)) {
+        this.rejected({ line: e.line, reason: `unknown retention policy "${e.rp}" (a damaged spool line?)`, count: 1 });
+        continue;
+      }
+      let lines = byRp.get(e.rp);
+      if (!lines) byRp.set(e.rp, (lines = []));
+      lines.push(e.line);
+    }
+    return { entries, groups: [...byRp].map(([rp, lines]) => ({ rp, lines, body: Buffer.from(lines.join('\n')) })) };
+  }
+
+  /** Sends a batch; returns the entries not written (to retry). */
+  private async send(batch: Batch): Promise<SpoolEntry[]> {
+    const failed: SpoolEntry[] = [];
+    for (const { rp, lines, body } of batch.groups) {
+      if (failed.length > 0) {
+        for (const line of lines) failed.push({ rp, line });
+        continue;
+      }
+      const outcome = await this.o.conn!.writeLines(rp, lines, body);
+      if (!outcome.ok) {
+        if (outcome.schemaMissing) this.schemaReady = false;
+        this.o.logger.debug({ reason: outcome.reason }, 'recorder: write failed');
+        for (const line of lines) failed.push({ rp, line });
+        continue;
+      }
+      this.counts.written += outcome.written;
+      for (const r of outcome.rejected) this.rejected(r);
+    }
+    return failed;
+  }
+
+  private rejected(r: LineRejection): void {
+    this.counts.rejected += r.count;
+    const now = Date.now();
+    // Every refusal is counted; the log gets each one, up to 20 a minute, then a summary.
+    if (now - this.lastRejectLog > 60_000) {
+      if (this.quietRejects > 0) this.o.logger.warn({ points: this.quietRejects }, 'recorder: more points refused by InfluxDB (not logged one by one)');
+      this.lastRejectLog = now;
+      this.quietRejects = 0;
+    }
+    if (this.quietRejects++ < 20) this.o.logger.warn({ line: r.line?.slice(0, 300), points: r.count, reason: r.reason }, 'recorder: InfluxDB refused a point; the rest of its batch was written');
+  }
+
+  private spoolQueue(): void {
+    for (const batch of this.sealed.splice(0)) this.appendToSpool(batch.entries);
+    if (this.queue.length > 0) this.appendToSpool(this.queue.splice(0));
+    this.flushDue = false;
+  }
+
+  private appendToSpool(entries: SpoolEntry[]): void {
+    const r = this.o.spool.append(entries);
+    if (r.dropped > 0) {
+      this.counts.dropped += r.dropped;
+      if (r.error) this.o.logger.error({ err: r.error, points: r.dropped }, 'recorder: the spool could not be written; points dropped');
+    }
+    this.o.onSpoolChange?.(r.dropped);
+  }
+
+  private retryLater(): void {
+    this.retryAt = Date.now() + this.retryMs;
+    if (!this.retryTimer && !this.stopped) {
+      // Real time, not the injected clock: this waits for a real server to come back.
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        void this.pump();
+      }, this.retryMs);
+      this.retryTimer.unref();
+    }
+    this.retryMs = Math.min(RETRY_MAX_MS, this.retryMs * 2);
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * Calendar days and months in the site's time zone (reports are per local day, P4,
+ * and per local month, P9), with Intl only: no time-zone library needed.
+ */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatter(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+    formatters.set(timeZone, f);
+  }
+  return f;
+}
+
+export interface LocalParts {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+}
+
+export function localParts(utcMs: number, timeZone: string): LocalParts {
+  const p: Record<string, number> = {};
+  for (const part of formatter(timeZone).formatToParts(new Date(utcMs))) if (part.type !== 'literal') p[part.type] = Number(part.value);
+  return { year: p.year!, month: p.month!, day: p.day!, hour: p.hour! % 24, minute: p.minute!, second: p.second! };
+}
+
+/** Offset of the zone from UTC at that instant, in ms (Asia/Shanghai: +8 h). */
+export function zoneOffset(utcMs: number, timeZone: string): number {
+  const p = localParts(utcMs, timeZone);
+  return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - Math.floor(utcMs / 1000) * 1000;
+}
+
+/** The UTC instant of a local wall-clock time (the later one across a DST gap). */
+export function zonedTime(year: number, month: number, day: number, timeZone: string, hour = 0, minute = 0): number {
+  const wall = Date.UTC(year, month - 1, day, hour, minute);
+  let t = wall - zoneOffset(wall, timeZone);
+  t = wall - zoneOffset(t, timeZone);
+  return t;
+}
+
+/** `YYYY-MM-DD` of an instant in the zone. */
+export function localDate(utcMs: number, timeZone: string): string {
+  const p = localParts(utcMs, timeZone);
+  return `${p.year}-${pad(p.month)}-${pad(p.day)}`;
+}
+
+/** `HH:MM` of an instant in the zone. */
+export function localTime(utcMs: number, timeZone: string): string {
+  const p = localParts(utcMs, timeZone);
+  return `${pad(p.hour)}:${pad(p.minute)}`;
+}
+
+/** [start, end) of a local day `YYYY-MM-DD`, or undefined if it is not a date. */
+export function dayRange(day: string, timeZone: string): [number, number] | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day);
+  if (!m) return undefined;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const check = new Date(Date.UTC(y, mo - 1, d));
+  if (check.getUTCMonth() !== mo - 1 || check.getUTCDate() !== d) return undefined;
+  const next = new Date(Date.UTC(y, mo - 1, d + 1));
+  return [zonedTime(y, mo, d, timeZone), zonedTime(next.getUTCFullYear(), next.getUTCMonth() + 1, next.getUTCDate(), timeZone)];
+}
+
+/** [start, end) of a local month `YYYY-MM`, or undefined if it is not a month. */
+export function monthRange(month: string, timeZone: string): [number, number] | undefined {
+  const m = /^(\d{4})-(\d{2})$/.exec(month);
+  if (!m) return undefined;
+  const [y, mo] = [Number(m[1]), Number(m[2])];
+  if (mo < 1 || mo > 12) return undefined;
+  return [zonedTime(y, mo, 1, timeZone), mo === 12 ? zonedTime(y + 1, 1, 1, timeZone) : zonedTime(y, mo + 1, 1, timeZone)];
+}
+
+function pad(n: number): string {
+  return String(n).padStart(2, '0');
+}
