@@ -84,3 +84,27 @@ describe('the readiness report (P4 daily record, P9 monthly)', () => {
     expect(await refused(buildReport(influxConfig({ url: influxd.url, database }), { day: '2026-02-03', month: '2026-02', timezone: TZ }))).toMatch(/not both/);
   });
 });
+
+describe('roomctl report', () => {
+  it('prints the day as JSON from the InfluxDB named in the config, and exits 1 with the reason when it cannot', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join, resolve } = await import('node:path');
+    const root = resolve(import.meta.dirname, '../..');
+    const dir = mkdtempSync(join(tmpdir(), 'roomctl-report-'));
+    const withInflux = join(dir, 'site.yaml');
+    writeFileSync(withInflux, `${DAY_SITE_YAML}\ninflux: { url: "${influxd.url}", database: ${database} }\n`);
+    const run = spawnSync(process.execPath, [join(root, 'bin/roomctl.js'), 'report', '--config', withInflux, '--day', day.day, '--json'], { cwd: root, encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(JSON.parse(run.stdout).totals).toMatchObject({ meetings: 12, readyAtReadyCheck: 10, noShows: 2 });
+    const table = spawnSync(process.execPath, [join(root, 'bin/roomctl.js'), 'report', '--config', withInflux, '--day', day.day], { cwd: root, encoding: 'utf8' });
+    expect(table.stdout).toMatch(/Meetings 12 · ready at T-15 10 \(83%\)/);
+    const without = join(dir, 'no-influx.yaml');
+    writeFileSync(without, DAY_SITE_YAML);
+    const refused = spawnSync(process.execPath, [join(root, 'bin/roomctl.js'), 'report', '--config', without], { cwd: root, encoding: 'utf8' });
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/roomctl report: .*influx\.url/);
+  });
+});

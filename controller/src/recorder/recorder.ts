@@ -52,6 +52,7 @@ const CLEAR_BELOW = 0.5;
  * spooled to disk whenever InfluxDB is away, and never a meeting title (P15).
  */
 export class Recorder {
+  readonly name = 'recorder';
   private writer?: BatchWriter;
   private spool?: Spool;
   private conn?: InfluxConnection;
