@@ -7,7 +7,9 @@ import type { Clock } from '../model/clock.ts';
 import type { ResolvedDevice, ResolvedPoint } from '../model/devices.ts';
 import type { PointValue } from '../model/points.ts';
 import type { PointSink } from '../model/room-state.ts';
-import { checkReading } from '../model/values.ts';
+import { commandPayload, DeviceMessageReader, DeviceTopicIndex, shortTopic, topicMatcher } from './mqtt-devices.ts';
+
+export { commandPayload, topicMatcher } from './mqtt-devices.ts';
 
 /**
  * The MQTT adapter: the only module that imports `mqtt`. It turns device state
@@ -58,41 +60,20 @@ export interface MqttAdapterStats {
 
 export type MessageHandler = (topic: string, payload: Buffer) => void;
 
-interface DeviceEntry {
-  device: ResolvedDevice;
-  /** Rejections of this device so far. */
-  rejected: number;
-  lastLogAt: number;
-  unlogged: number;
-  /** What we last told the sink; devices with an availability topic are driven only by it. */
-  online: boolean;
-  hasAvailability: boolean;
-}
-
-interface TopicRoute {
-  json: { point: ResolvedPoint; entry: DeviceEntry }[];
-  raw: { point: ResolvedPoint; entry: DeviceEntry }[];
-  availability: DeviceEntry[];
-}
-
 const DEFAULT_FIRST_CONNECT_MS = 5000;
 const DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024;
-const REJECT_LOG_INTERVAL_MS = 60_000;
 const STOP_STEP_MS = 2000;
-const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+const quiet = () => {};
 
 export class MqttAdapter implements DeviceAdapter {
   readonly protocol = 'mqtt' as const;
-  private readonly routes = new Map<string, TopicRoute>();
-  private readonly entries = new Map<string, DeviceEntry>();
-  /** Longest base first, to find the device of an unknown topic. */
-  private readonly bases: { prefix: string; entry: DeviceEntry }[] = [];
-  private readonly deviceFilters = new Set<string>();
+  private readonly index: DeviceTopicIndex;
+  private readonly reader: DeviceMessageReader;
+  private readonly deviceFilters: Set<string>;
   private readonly handlers = new Map<string, { match: (topic: string) => boolean; fns: Set<MessageHandler> }>();
   private readonly pending = new Set<(err: Error) => void>();
-  private readonly counters = { received: 0, applied: 0, rejected: 0, reconnects: 0, commandsSent: 0 };
+  private readonly counters = { reconnects: 0, commandsSent: 0 };
   private readonly statusTopic: string;
-  private readonly maxPayloadBytes: number;
   private readonly log: Logger;
   private client?: MqttClient;
   private attempt = 0;
@@ -106,38 +87,16 @@ export class MqttAdapter implements DeviceAdapter {
   constructor(
     private readonly options: MqttAdapterOptions,
     readonly devices: ResolvedDevice[],
-    private readonly sink: PointSink,
+    sink: PointSink,
     private readonly bus: EventBus,
     private readonly clock: Clock,
     logger: Logger,
   ) {
     this.log = logger;
     this.statusTopic = `${options.sitePrefix}/status`;
-    this.maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
-    for (const device of devices) {
-      const entry: DeviceEntry = { device, rejected: 0, lastLogAt: -Infinity, unlogged: 0, online: false, hasAvailability: !!device.mqtt?.availability };
-      this.entries.set(`${device.room}\u0000${device.name}`, entry);
-      if (device.mqtt?.base) this.bases.push({ prefix: `${device.mqtt.base}/`, entry });
-      if (device.mqtt?.availability) this.route(device.mqtt.availability.topic).availability.push(entry);
-      for (const point of device.points) {
-        const m = point.mqtt;
-        if (!m?.stateTopic) continue;
-        this.route(m.stateTopic)[m.stateFormat === 'raw' ? 'raw' : 'json'].push({ point, entry });
-      }
-    }
-    this.bases.sort((a, b) => b.prefix.length - a.prefix.length);
-    // One wildcard per device base (so garbage under a base is seen and counted), plus
-    // the exact topics that live outside every base. No two filters overlap: Mosquitto
-    // would deliver a message once per matching filter.
-    const covered = (topic: string, self?: string) => this.bases.some((b) => b.prefix !== self && topic.startsWith(b.prefix));
-    for (const { prefix } of this.bases) if (!covered(prefix, prefix)) this.deviceFilters.add(`${prefix}#`);
-    for (const topic of this.routes.keys()) if (!covered(topic)) this.deviceFilters.add(topic);
-  }
-
-  private route(topic: string): TopicRoute {
-    let r = this.routes.get(topic);
-    if (!r) this.routes.set(topic, (r = { json: [], raw: [], availability: [] }));
-    return r;
+    this.index = new DeviceTopicIndex(devices);
+    this.deviceFilters = this.index.filters;
+    this.reader = new DeviceMessageReader(this.index, sink, bus, clock, logger, options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES);
   }
 
   get connected(): boolean {
@@ -145,7 +104,7 @@ export class MqttAdapter implements DeviceAdapter {
   }
 
   stats(): MqttAdapterStats {
-    return { ...this.counters, reconnectDelayMs: this.reconnectDelayMs };
+    return { ...this.reader.counters, ...this.counters, reconnectDelayMs: this.reconnectDelayMs };
   }
 
   async start(): Promise<void> {
@@ -165,6 +124,9 @@ export class MqttAdapter implements DeviceAdapter {
         reconnectOnConnackError: true,
         resubscribe: false,
         will: { topic: this.statusTopic, payload: Buffer.from('offline'), qos: 1, retain: true },
+        // mqtt.js traces every packet through `debug`; even switched off, asking costs more
+        // per message than applying a reading. Its trace stays available with DEBUG set.
+        log: process.env.DEBUG ? undefined : quiet,
       });
     } catch (err) {
       throw new RoomctlError(ErrorCode.MqttNotConnected, `cannot connect to MQTT broker ${this.options.url}: ${(err as Error).message}`);
@@ -224,7 +186,7 @@ export class MqttAdapter implements DeviceAdapter {
     this.reconnectDelayMs = client.options.reconnectPeriod ?? 0;
     // Devices without an availability topic are "online" only as far as we have seen;
     // after a gap the next valid message has to say so again.
-    for (const entry of this.entries.values()) if (!entry.hasAvailability) entry.online = false;
+    this.reader.connectionLost();
     const details = { url: this.options.url, retryInMs: this.reconnectDelayMs, reconnects: this.counters.reconnects };
     if (this.up) this.log.warn(details, 'MQTT connection lost; reconnecting with backoff');
     else this.log.debug(details, 'MQTT connection attempt failed');
@@ -267,7 +229,7 @@ export class MqttAdapter implements DeviceAdapter {
   async writePoint(point: ResolvedPoint, value: PointValue, commandId: string): Promise<void> {
     const m = point.mqtt;
     if (!m?.commandTopic) throw new RoomctlError(ErrorCode.PointNotWritable, `point ${point.room}/${point.id} has no MQTT command topic`);
-    const device = this.entries.get(`${point.room}\u0000${point.device}`)?.device;
+    const device = this.index.device(point.room, point.device)?.device;
     const payload = commandPayload(m, value, commandId, device?.profile.command_id_field ?? 'cmd_id');
     this.counters.commandsSent++;
     try {
@@ -317,112 +279,12 @@ export class MqttAdapter implements DeviceAdapter {
 
   private onMessage(topic: string, payload: Buffer): void {
     try {
-      const route = this.routes.get(topic);
-      if (route) this.deviceMessage(topic, route, payload);
-      else if (CONTROL_CHARS.test(topic)) {
-        const entry = this.bases.find((b) => topic.startsWith(b.prefix))?.entry;
-        if (entry) this.reject(entry, topic, 'topic contains control characters');
-      }
-      // Anything else under a device base (e.g. the echo of our own commands) is not ours to judge.
+      this.reader.message(topic, payload);
       if (this.handlers.size > 0) this.dispatch(topic, payload);
     } catch (err) {
       // A bug in a sink or bus listener must not take the connection down with it.
       this.log.error({ topic: shortTopic(topic), err: (err as Error).message }, 'error while handling an MQTT message');
     }
-  }
-
-  /** The hot path: one lookup, one JSON.parse, a path walk and a check per point. */
-  private deviceMessage(topic: string, route: TopicRoute, payload: Buffer): void {
-    this.counters.received++;
-    if (payload.length > this.maxPayloadBytes) {
-      for (const entry of devicesOf(route)) this.reject(entry, topic, `payload of ${payload.length} bytes is over the ${this.maxPayloadBytes}-byte limit`);
-      return;
-    }
-    let applied = false;
-    for (const entry of route.availability) if (this.availability(entry, topic, payload)) applied = true;
-    if (route.json.length > 0) {
-      let doc: unknown;
-      let parsed = true;
-      try {
-        doc = JSON.parse(payload.toString());
-      } catch {
-        parsed = false;
-        for (const entry of new Set(route.json.map((r) => r.entry))) this.reject(entry, topic, 'payload is not valid JSON');
-      }
-      if (parsed) {
-        let found = 0;
-        for (const { point, entry } of route.json) {
-          const raw = extract(doc, point.mqtt!.path);
-          if (raw === undefined) continue;
-          found++;
-          if (this.reading(entry, point, raw, topic)) applied = true;
-        }
-        if (found === 0 && route.availability.length === 0) {
-          const fields = route.json.map((r) => r.point.mqtt!.path.join('.')).join(', ');
-          const why = doc !== null && typeof doc === 'object' && !Array.isArray(doc) ? `has none of the fields ${fields}` : `is not a JSON object with ${fields}`;
-          for (const entry of new Set(route.json.map((r) => r.entry))) this.reject(entry, topic, `payload ${why}`);
-        }
-      }
-    }
-    if (route.raw.length > 0) {
-      const text = payload.toString().trim();
-      for (const { point, entry } of route.raw) if (this.reading(entry, point, text, topic)) applied = true;
-    }
-    if (applied) this.counters.applied++;
-  }
-
-  private reading(entry: DeviceEntry, point: ResolvedPoint, raw: unknown, topic: string): boolean {
-    const checked = checkReading(point.def, raw, point.mqtt!.map);
-    if (!checked.ok) {
-      this.reject(entry, topic, `${point.id}: ${checked.reason}`);
-      return false;
-    }
-    if (!entry.online && !entry.hasAvailability) {
-      entry.online = true;
-      this.sink.deviceStatus(entry.device.room, entry.device.name, true);
-    }
-    this.sink.reading(point, checked.value);
-    return true;
-  }
-
-  private availability(entry: DeviceEntry, topic: string, payload: Buffer): boolean {
-    const a = entry.device.mqtt!.availability!;
-    let value: unknown;
-    if (a.path.length === 0) value = payload.toString().trim();
-    else {
-      try {
-        value = extract(JSON.parse(payload.toString()), a.path);
-      } catch {
-        value = undefined;
-      }
-    }
-    const text = value === undefined || value === null ? undefined : String(value);
-    const online = text === String(a.online) ? true : text === String(a.offline) ? false : undefined;
-    if (online === undefined) {
-      this.reject(entry, topic, `availability is neither ${String(a.online)} nor ${String(a.offline)}`);
-      return false;
-    }
-    entry.online = online;
-    this.sink.deviceStatus(entry.device.room, entry.device.name, online);
-    return true;
-  }
-
-  /** Counted and reported every time; logged at most once a minute per device. */
-  private reject(entry: DeviceEntry, topic: string, reason: string): void {
-    const { room, name } = entry.device;
-    entry.rejected++;
-    this.counters.rejected++;
-    const shown = shortTopic(topic);
-    this.sink.rejected(room, name, shown, reason);
-    const now = this.clock.now();
-    this.bus.emit('payload-rejected', { room, device: name, topic: shown, reason, count: entry.rejected, ts: now });
-    if (now - entry.lastLogAt < REJECT_LOG_INTERVAL_MS) {
-      entry.unlogged++;
-      return;
-    }
-    this.log.warn({ room, device: name, topic: shown, reason, total: entry.rejected, notLogged: entry.unlogged }, 'rejected a device payload');
-    entry.lastLogAt = now;
-    entry.unlogged = 0;
   }
 
   private dispatch(topic: string, payload: Buffer): void {
@@ -437,69 +299,6 @@ export class MqttAdapter implements DeviceAdapter {
       }
     }
   }
-}
-
-function devicesOf(route: TopicRoute): Set<DeviceEntry> {
-  return new Set([...route.availability, ...route.json.map((r) => r.entry), ...route.raw.map((r) => r.entry)]);
-}
-
-function extract(doc: unknown, path: string[]): unknown {
-  let cur = doc;
-  for (let i = 0; i < path.length; i++) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string, unknown>)[path[i]!];
-  }
-  return cur;
-}
-
-/** Topics go into logs and events; keep them short and printable. */
-function shortTopic(topic: string): string {
-  return topic.length > 200 ? `${topic.slice(0, 200)}…` : topic;
-}
-
-/**
- * An MQTT filter as a test (`+` one level, `#` the rest; wildcards never match `$`
- * topics at the first level). Runs for every message while features subscribe, so the
- * literal prefix before the first wildcard rejects most topics without splitting them.
- */
-export function topicMatcher(filter: string): (topic: string) => boolean {
-  const wild = filter.search(/[+#]/);
-  if (wild < 0) return (topic) => topic === filter;
-  const prefix = filter.slice(0, wild);
-  const f = filter.split('/');
-  return (topic) => {
-    if (!topic.startsWith(prefix) || (wild === 0 && topic.startsWith('$'))) return false;
-    const t = topic.split('/');
-    for (let i = 0; i < f.length; i++) {
-      if (f[i] === '#') return true;
-      if (i >= t.length || (f[i] !== '+' && f[i] !== t[i])) return false;
-    }
-    return f.length === t.length;
-  };
-}
-
-/**
- * A command payload from the profile's template: the string "{value}" becomes the
- * typed value, "{cmd_id}" the command id; JSON objects also get the profile's
- * command id field, so a device (or a test) can recognise a duplicate delivery.
- */
-export function commandPayload(m: NonNullable<ResolvedPoint['mqtt']>, value: PointValue, commandId: string, idField: string): string {
-  if (m.commandFormat === 'raw') {
-    const t = m.commandPayload;
-    return typeof t === 'string' ? t.replaceAll('{value}', String(value)).replaceAll('{cmd_id}', commandId) : String(value);
-  }
-  const body = m.commandPayload === undefined ? value : fillTemplate(m.commandPayload, value, commandId);
-  if (body !== null && typeof body === 'object' && !Array.isArray(body) && !(idField in body)) (body as Record<string, unknown>)[idField] = commandId;
-  return JSON.stringify(body);
-}
-
-function fillTemplate(t: unknown, value: PointValue, commandId: string): unknown {
-  if (t === '{value}') return value;
-  if (t === '{cmd_id}') return commandId;
-  if (typeof t === 'string') return t.replaceAll('{value}', String(value)).replaceAll('{cmd_id}', commandId);
-  if (Array.isArray(t)) return t.map((x) => fillTemplate(x, value, commandId));
-  if (t !== null && typeof t === 'object') return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, fillTemplate(v, value, commandId)]));
-  return t;
 }
 
 /** Resolves true if `p` settled within `ms` (real time: it guards network I/O), false otherwise. */

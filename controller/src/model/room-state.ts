@@ -26,6 +26,8 @@ interface Entry {
  */
 export class RoomStateStore implements PointSink {
   private points = new Map<string, Entry>();
+  /** The same entries by the site's point objects: the ingest path looks up by identity, without building a key string. */
+  private byPoint = new Map<ResolvedPoint, Entry>();
   private byDevice = new Map<string, Entry[]>();
   private health = new Map<string, DeviceHealth>();
   private stopSweep?: () => void;
@@ -41,6 +43,7 @@ export class RoomStateStore implements PointSink {
         for (const p of device.points) {
           const entry: Entry = { state: { id: p.id, room: room.id, device: device.name, value: null, ts: 0, quality: 'offline' }, staleAfterMs: p.def.stale_after_s * 1000 };
           this.points.set(key(room.id, p.id), entry);
+          this.byPoint.set(p, entry);
           entries.push(entry);
         }
         this.byDevice.set(key(room.id, device.name), entries);
@@ -81,13 +84,13 @@ export class RoomStateStore implements PointSink {
   }
 
   reading(point: ResolvedPoint, value: PointValue): void {
-    const entry = this.points.get(key(point.room, point.id));
+    const entry = this.byPoint.get(point) ?? this.points.get(key(point.room, point.id));
     if (!entry) return;
     const now = this.clock.now();
     const s = entry.state;
-    const previous = { value: s.value, quality: s.quality };
     s.ts = now;
     if (s.value === value && s.quality === 'good') return;
+    const previous = { value: s.value, quality: s.quality };
     s.value = value;
     s.quality = 'good';
     this.bus.emit('point', { room: s.room, point: s.id, device: s.device, value, ts: now, quality: 'good', previous });
