@@ -10,8 +10,8 @@ import type { HvacStrategy } from '../../controller/src/engine/engine.ts';
  * Optimal start (P5) against a fixed 60-minute pre-start, on the demo day: the demo
  * building (config/demo.yaml) simulated over real sockets, the real service and engine
  * on virtual time (controller/src/cli/sim-day.ts). The learner first learns each room
- * from the morning of the day before (as it would from its own history); both runs of
- * the demo day then start from that same history. Modbus units are polled every 20 s
+ * from the day before (as it would from its own history); both runs of the demo day
+ * then start from that same history. Modbus units are polled every 20 s
  * here (readings stay fresh within their 30 s window) to play faster.
  */
 const DEMO = resolve(dirname(fileURLToPath(import.meta.url)), '../../config/demo.yaml');
@@ -58,8 +58,8 @@ export async function optimalVsFixed(): Promise<void> {
   const history = mkdtempSync(join(tmpdir(), 'roomctl-bench-history-'));
   const dirs: string[] = [history];
   try {
-    const train = await play(site, dayBefore(day), { kind: 'optimal' }, history, '12:30');
-    console.log(`  learning: the morning of ${dayBefore(day)} played in ${train.realSeconds} s`);
+    const train = await play(site, dayBefore(day), { kind: 'optimal' }, history);
+    console.log(`  learning: ${dayBefore(day)} played in ${train.realSeconds} s (optimal start from the conservative default: in band at T-15 ${train.inBandAtT15}/${train.meetings}, HVAC ${train.hvacMinutes} min)`);
     const withHistory = () => {
       const dir = mkdtempSync(join(tmpdir(), 'roomctl-bench-day-'));
       dirs.push(dir);

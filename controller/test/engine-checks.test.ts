@@ -134,6 +134,13 @@ describe('readiness checks', () => {
     expect(check('mic_test', {}, r2).status).toBe('pass');
   });
 
+  it('P2: a mic under test, unmuted, that reports no level at all fails its test (a dead mic), while a muted or idle one without a level is unknown', () => {
+    feed(r2, { 'audio.mic.1.level': -30, 'audio.mic.1.test': true, 'audio.mic.1.mute': false, 'audio.mic.2.test': false, 'audio.mic.2.mute': true });
+    expect(check('mic_test', {}, r2)).toMatchObject({ status: 'unknown', observed: ['audio.mic.2.level: no reading'] });
+    feed(r2, { 'audio.mic.2.test': true, 'audio.mic.2.mute': false });
+    expect(check('mic_test', {}, r2)).toMatchObject({ status: 'fail', observed: ['audio.mic.2.level: no level under test'] });
+  });
+
   it('P10: a vip1 meeting needs its spare mics: the last two channels are held as backups and must pass too', () => {
     readyRoom();
     const vip1 = { meeting: { id: 'V', level: 'vip1' as const } };

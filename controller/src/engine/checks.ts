@@ -110,13 +110,25 @@ function micItems(input: CheckInput, mics: { level: string; battery?: string }[]
   const { min_level_dbfs: lo, max_level_dbfs: hi, min_battery_pct: minBattery } = input.room.policy.mic;
   const items: Item[] = [];
   for (const mic of mics) {
-    items.push(judge(input, mic.level, (v) => typeof v === 'number' && v >= lo && v <= hi, ' dBFS'));
+    const level = judge(input, mic.level, (v) => typeof v === 'number' && v >= lo && v <= hi, ' dBFS');
+    // A channel under test, unmuted, on a DSP that is answering, yet reporting no level: the
+    // mic is dead (P2). Silence is evidence here, not a missing reading, so it fails.
+    if (level.status === 'unknown' && underTest(input, mic.level)) items.push({ id: mic.level, status: 'fail', shown: `${mic.level}: no level under test` });
+    else items.push(level);
     if (!mic.battery) continue;
     const b = input.state.get(input.room.id, mic.battery);
     if (!b || (b.ts === 0 && b.value === null)) continue; // never reported: no battery on this channel
     items.push(judge(input, mic.battery, (v) => typeof v === 'number' && v >= minBattery, '%'));
   }
   return items;
+}
+
+/** The channel's test is running and it is unmuted, both freshly reported by the DSP. */
+function underTest(input: CheckInput, levelId: string): boolean {
+  const base = levelId.slice(0, -'.level'.length);
+  const test = input.state.get(input.room.id, `${base}.test`);
+  const mute = input.state.get(input.room.id, `${base}.mute`);
+  return test?.quality === 'good' && test.value === true && mute?.quality === 'good' && mute.value === false;
 }
 
 function micExpected(input: CheckInput): string {

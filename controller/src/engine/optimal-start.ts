@@ -56,6 +56,20 @@ export interface RateFit {
 export class ThermalLearner {
   private rooms = new Map<string, { anchor?: ThermalReading; heat: RateSample[]; cool: RateSample[] }>();
 
+  /** The learned samples of every room, for keeping them across restarts (the anchor is not kept: a gap breaks a run anyway). */
+  snapshot(): Record<string, { heat: RateSample[]; cool: RateSample[] }> {
+    const out: Record<string, { heat: RateSample[]; cool: RateSample[] }> = {};
+    for (const [room, h] of this.rooms) out[room] = { heat: [...h.heat], cool: [...h.cool] };
+    return out;
+  }
+
+  /** Restores samples saved by snapshot(); malformed entries are skipped. */
+  restore(data: Record<string, { heat?: unknown; cool?: unknown }>): void {
+    const valid = (list: unknown): RateSample[] =>
+      Array.isArray(list) ? list.filter((s): s is RateSample => !!s && Number.isFinite(s.temperature) && Number.isFinite(s.rate) && (s.outdoor === undefined || Number.isFinite(s.outdoor))).slice(-MAX_SAMPLES) : [];
+    for (const [room, h] of Object.entries(data ?? {})) this.rooms.set(room, { heat: valid(h?.heat), cool: valid(h?.cool) });
+  }
+
   observe(room: string, r: ThermalReading): void {
     let h = this.rooms.get(room);
     if (!h) this.rooms.set(room, (h = { heat: [], cool: [] }));
@@ -65,7 +79,9 @@ export class ThermalLearner {
     if (r.ts - a.ts < SAMPLE_WINDOW_MS) return;
     const rate = (r.temperature - a.temperature) / ((r.ts - a.ts) / 60_000);
     const direction: HvacDirection | undefined = r.mode === 'heat' || r.mode === 'cool' ? r.mode : rate > MIN_RATE ? 'heat' : rate < -MIN_RATE ? 'cool' : undefined;
-    if (direction) {
+    // A room holding its temperature (|rate| below MIN_RATE) says nothing about how fast it
+    // can be brought into the band; such samples would only drag the fitted rate toward zero.
+    if (direction && Math.abs(rate) >= MIN_RATE) {
       const list = h[direction];
       const outdoor = a.outdoor !== undefined && r.outdoor !== undefined ? (a.outdoor + r.outdoor) / 2 : undefined;
       list.push({ temperature: (a.temperature + r.temperature) / 2, outdoor, rate });

@@ -1,0 +1,171 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { loadConfigFile, type Site } from '../config/load.ts';
+import { createLogger } from '../log.ts';
+import { FAULT_KINDS } from '../../../devices/sim/faults.ts';
+import { SimDay, type FaultPlan } from './sim-day.ts';
+import type { AlertLine, MeetingLine } from './day-recorder.ts';
+
+/**
+ * `roomctl sim run --config F [--day YYYY-MM-DD] [--seed S] [--faults FILE] [--json]`:
+ * plays one simulated day of a building as fast as the machine allows (sim-day.ts) and
+ * reports each meeting's verdict, its failing checks, its alerts and HVAC minutes, and
+ * the day's summary. This is how anyone checks roomctl against a building of their own.
+ * P15: the report names meetings by id only; titles and organizers never appear.
+ */
+export interface SimRunOptions {
+  config: string;
+  day?: string;
+  seed?: number;
+  faults?: string;
+  json?: boolean;
+  out?: NodeJS.WritableStream;
+}
+
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time as HH:MM');
+const faultsSchema = z.array(z.strictObject({ room: z.string().min(1), kind: z.string().min(1), at: hhmm, clear_at: hhmm.optional() }));
+
+export interface SimRunReport {
+  site: string;
+  day: string;
+  seed: number;
+  faults: { room: string; kind: string; clear: boolean; at: string; error?: string }[];
+  meetings: MeetingLine[];
+  rooms: { room: string; hvacMinutes: number; phase: string; endOfDay: { leftOn: string[]; failed: string[]; skipped?: string } | null; alerts: AlertLine[] }[];
+  rejectedBookings: { id: string; why: string }[];
+  summary: {
+    meetings: number;
+    readyAtReadyCheck: number;
+    readyAtStart: number;
+    temperatureInBandAtReadyCheck: number;
+    late: number;
+    noShows: number;
+    alertsRaised: number;
+    alertsActiveAtEnd: number;
+    hvacMinutes: number;
+    sweepExceptions: number;
+    virtualHours: number;
+    realSeconds: number;
+  };
+}
+
+export async function simRunCommand(opts: SimRunOptions): Promise<number> {
+  const out = opts.out ?? process.stdout;
+  const load = loadConfigFile(opts.config);
+  if (!load.site) {
+    for (const e of load.errors) console.error(e);
+    console.error(`${opts.config}: cannot run (${load.errors.length} problem${load.errors.length === 1 ? '' : 's'}); run \`roomctl validate ${opts.config}\``);
+    return 1;
+  }
+  for (const e of load.errors) console.error(`config: ${e}`);
+  let faults: FaultPlan[] = [];
+  if (opts.faults) {
+    const read = readFaults(opts.faults, load.site);
+    if (read.errors.length) {
+      for (const e of read.errors) console.error(e);
+      return 1;
+    }
+    faults = read.faults;
+  }
+  if (opts.day !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(opts.day)) {
+    console.error(`--day: expected YYYY-MM-DD, got "${opts.day}"`);
+    return 2;
+  }
+  const logger = createLogger(process.env.ROOMCTL_LOG_LEVEL ?? 'warn');
+  const report = await playDay(load.site, { day: opts.day, seed: opts.seed, faults, logger });
+  out.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : readable(report));
+  return 0;
+}
+
+/** Plays the day and builds the report (also used by tests and the bench). */
+export async function playDay(site: Site, options: { day?: string; seed?: number; faults?: FaultPlan[]; logger?: ReturnType<typeof createLogger>; pollMs?: number; engine?: Parameters<typeof SimDay.open>[0]['engine'] }): Promise<SimRunReport> {
+  const realStart = performance.now();
+  const day = await SimDay.open({ site, day: options.day, seed: options.seed, faults: options.faults, logger: options.logger, pollMs: options.pollMs, engine: options.engine });
+  const virtualStart = day.clock.now();
+  try {
+    await day.advanceTo(day.endOfDay());
+    return report(day, virtualStart, realStart, options.seed);
+  } finally {
+    await day.close();
+  }
+}
+
+export function report(day: SimDay, virtualStart: number, realStart: number, seed?: number): SimRunReport {
+  const r = day.recorder;
+  const engine = day.service.engine;
+  const meetings = day.meetings.map((m) => r.meetingLine(m));
+  const verdicts = meetings.flatMap((m) => (m.verdict ? [m.verdict] : []));
+  const rooms = day.site.rooms.map((room) => {
+    const sweep = engine.routines.sweeps.get(room.id);
+    return {
+      room: room.id,
+      hvacMinutes: engine.hvacMinutes(room.id),
+      phase: engine.phase(room.id),
+      endOfDay: sweep ? { leftOn: sweep.leftOn, failed: sweep.failed, ...(sweep.skipped ? { skipped: sweep.skipped } : {}) } : null,
+      alerts: r.alerts.filter((a) => a.room === room.id && a.meetingId === undefined).map((a) => r.alertLine(a)),
+    };
+  });
+  const sim = day.site.config.simulation!;
+  return {
+    site: day.site.config.site.id,
+    day: sim.day!,
+    seed: seed ?? sim.seed,
+    faults: r.faults,
+    meetings,
+    rooms,
+    rejectedBookings: r.rejections,
+    summary: {
+      meetings: meetings.length,
+      readyAtReadyCheck: verdicts.filter((v) => v.readyAtReadyCheck).length,
+      readyAtStart: verdicts.filter((v) => v.readyAtStart).length,
+      temperatureInBandAtReadyCheck: meetings.filter((m) => m.temperatureInBandAtReadyCheck).length,
+      late: verdicts.filter((v) => v.minutesLate > 0).length,
+      noShows: verdicts.filter((v) => v.noShow).length,
+      alertsRaised: r.alerts.filter((a) => a.state === 'raised').length,
+      alertsActiveAtEnd: engine.activeAlerts().length,
+      hvacMinutes: engine.hvacMinutes(),
+      sweepExceptions: rooms.filter((x) => x.endOfDay && (x.endOfDay.leftOn.length > 0 || x.endOfDay.failed.length > 0)).length,
+      virtualHours: Math.round(((day.clock.now() - virtualStart) / 3600_000) * 100) / 100,
+      realSeconds: Math.round((performance.now() - realStart) / 100) / 10,
+    },
+  };
+}
+
+/** The faults file: a YAML or JSON list of {room, kind, at, clear_at?}; every problem as `faults[i].field: message`. */
+export function readFaults(file: string, site: Site): { faults: FaultPlan[]; errors: string[] } {
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(file, 'utf8'));
+  } catch (err) {
+    return { faults: [], errors: [`${file}: ${(err as Error).message.split('\n')[0]}`] };
+  }
+  const parsed = faultsSchema.safeParse(raw ?? []);
+  if (!parsed.success) return { faults: [], errors: parsed.error.issues.map((i) => `${file}: faults${i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')}: ${i.message}`) };
+  const errors: string[] = [];
+  const rooms = new Set(site.rooms.map((r) => r.id));
+  parsed.data.forEach((f, i) => {
+    if (!rooms.has(f.room)) errors.push(`${file}: faults[${i}].room: no room "${f.room}" (known: ${[...rooms].join(', ')})`);
+    const kind = f.kind.split(':')[0]!;
+    if (!Object.hasOwn(FAULT_KINDS, kind)) errors.push(`${file}: faults[${i}].kind: unknown fault "${kind}" (known: ${Object.keys(FAULT_KINDS).join(', ')})`);
+    if (f.clear_at !== undefined && f.clear_at <= f.at) errors.push(`${file}: faults[${i}].clear_at: ${f.clear_at} is not after at ${f.at}`);
+  });
+  return { faults: parsed.data, errors };
+}
+
+function readable(r: SimRunReport): string {
+  const lines = [`${r.site} · ${r.day} · seed ${r.seed}`];
+  for (const m of r.meetings) {
+    const v = m.verdict;
+    const state = !v ? 'no verdict' : v.noShow ? 'no-show' : `T-15 ${v.readyAtReadyCheck ? 'ready' : 'NOT ready'}, start ${v.readyAtStart ? 'ready' : 'NOT ready'}${v.minutesLate > 0 ? `, booked ${v.minutesLate} min late` : ''}`;
+    const failing = v && v.failingChecks.length ? ` failing: ${v.failingChecks.join(', ')}` : '';
+    const alerts = m.alerts.filter((a) => a.state === 'raised').map((a) => a.check);
+    lines.push(`${m.start.slice(0, 5)} ${m.room.padEnd(8)} ${m.id.padEnd(20)} ${state}${failing}${alerts.length ? `; alerts: ${alerts.join(', ')}` : ''}; HVAC ${m.hvacMinutes ?? 0} min`);
+  }
+  for (const room of r.rooms) if (room.endOfDay && (room.endOfDay.leftOn.length || room.endOfDay.failed.length)) lines.push(`end of day ${room.room}: left on ${room.endOfDay.leftOn.join(', ') || '-'}${room.endOfDay.failed.length ? `; still failing ${room.endOfDay.failed.join(', ')}` : ''}`);
+  const s = r.summary;
+  lines.push(
+    `${s.meetings} meetings: ${s.readyAtReadyCheck} ready at T-15, ${s.readyAtStart} at the start, ${s.temperatureInBandAtReadyCheck} in band at T-15, ${s.late} booked late, ${s.noShows} no-shows; ${s.alertsRaised} alerts; HVAC ${s.hvacMinutes} min; ${s.virtualHours} h played in ${s.realSeconds} s`,
+  );
+  return `${lines.join('\n')}\n`;
+}
