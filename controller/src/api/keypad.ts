@@ -1,0 +1,107 @@
+import type { Room } from '../config/load.ts';
+import type { Logger } from '../log.ts';
+import type { SceneResult } from '../engine/scenes.ts';
+
+/**
+ * Wall keypads (issue 6, item 3): a keypad publishes a scene name on
+ * `<prefix>/<site>/rooms/<room>/scene/set` — plain text (`meeting`), a JSON string
+ * (`"meeting"`) or JSON `{"scene": "meeting"}`. The scene runs through the engine like
+ * one from the API (every write proven by read-back), and the engine publishes the
+ * result retained on `<prefix>/<site>/rooms/<room>/scene`.
+ *
+ * A message naming an unknown room or scene, or unreadable, is counted and logged
+ * (at most one warning a minute) and otherwise ignored: it must not overwrite the
+ * retained active scene with an error. A bouncing or stuck key cannot queue scenes
+ * without end either: per room one scene runs and at most one waits; a newer press
+ * replaces the waiting one (the last press wins).
+ */
+export interface KeypadDeps {
+  rooms: readonly Pick<Room, 'id' | 'scenes'>[];
+  sitePrefix: string;
+  subscribe(filter: string, handler: (topic: string, payload: Buffer) => void): () => void;
+  applyScene(room: string, scene: string, source: string): Promise<SceneResult>;
+  logger: Logger;
+}
+
+export class KeypadScenes {
+  readonly name = 'keypad scenes';
+  readonly counts = { accepted: 0, rejected: 0, replaced: 0 };
+  private running = new Map<string, Promise<unknown>>();
+  private waiting = new Map<string, string>();
+  private off?: () => void;
+  private lastWarn = 0;
+
+  constructor(private deps: KeypadDeps) {}
+
+  get filter(): string {
+    return `${this.deps.sitePrefix}/rooms/+/scene/set`;
+  }
+
+  start(): void {
+    this.off = this.deps.subscribe(this.filter, (topic, payload) => this.message(topic, payload));
+  }
+
+  /** Stops listening; scenes already running finish (the engine's stop ends their waits). */
+  async stop(): Promise<void> {
+    this.off?.();
+    this.off = undefined;
+    this.waiting.clear();
+    await Promise.allSettled([...this.running.values()]);
+  }
+
+  message(topic: string, payload: Buffer): void {
+    const prefix = `${this.deps.sitePrefix}/rooms/`;
+    const roomId = topic.startsWith(prefix) && topic.endsWith('/scene/set') ? topic.slice(prefix.length, -'/scene/set'.length) : '';
+    const room = this.deps.rooms.find((r) => r.id === roomId);
+    if (!room) return this.reject(roomId, `unknown room "${roomId.slice(0, 64)}"`);
+    const scene = sceneName(payload);
+    if (scene === undefined) return this.reject(roomId, 'payload is not a scene name, a JSON string or {"scene": …}');
+    if (!room.scenes[scene]) return this.reject(roomId, `room ${roomId} has no scene "${scene.slice(0, 64)}" (known: ${Object.keys(room.scenes).join(', ') || 'none'})`);
+    this.counts.accepted++;
+    if (this.running.has(roomId)) {
+      if (this.waiting.has(roomId)) this.counts.replaced++;
+      this.waiting.set(roomId, scene);
+      return;
+    }
+    this.run(roomId, scene);
+  }
+
+  private run(room: string, scene: string): void {
+    const p = this.deps
+      .applyScene(room, scene, 'keypad')
+      .catch((err: unknown) => this.deps.logger.error({ err, room, scene }, 'keypad: the scene failed to run'))
+      .finally(() => {
+        this.running.delete(room);
+        const next = this.waiting.get(room);
+        if (next !== undefined && this.off) {
+          this.waiting.delete(room);
+          this.run(room, next);
+        }
+      });
+    this.running.set(room, p);
+  }
+
+  private reject(room: string, reason: string): void {
+    this.counts.rejected++;
+    const now = Date.now();
+    if (now - this.lastWarn < 60_000) return;
+    this.lastWarn = now;
+    this.deps.logger.warn({ room: room.slice(0, 64), rejected: this.counts.rejected }, `keypad message ignored: ${reason}`);
+  }
+}
+
+/** `meeting`, `"meeting"` or `{"scene":"meeting"}` → meeting; anything else → undefined. */
+export function sceneName(payload: Buffer): string | undefined {
+  if (payload.length === 0 || payload.length > 1024) return undefined;
+  const text = payload.toString('utf8').trim();
+  let name: unknown = text;
+  if (text.startsWith('{') || text.startsWith('"')) {
+    try {
+      const json = JSON.parse(text) as unknown;
+      name = typeof json === 'string' ? json : json && typeof json === 'object' && !Array.isArray(json) ? (json as { scene?: unknown }).scene : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  return typeof name === 'string' && /^[a-z][a-z0-9_-]*$/.test(name) ? name : undefined;
+}
