@@ -7,9 +7,14 @@ set -euo pipefail
 need=()
 [ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null 2>&1 || need+=(mosquitto)
 [ -x /usr/bin/influxd ] || command -v influxd >/dev/null 2>&1 || need+=(influxdb)
+[ -x /usr/bin/radicale ] || command -v radicale >/dev/null 2>&1 || need+=(radicale)
+# Headless Chromium for the web pages' browser tests (driven by playwright-core, never a downloaded browser),
+# and a small CJK font so the zh-CN pages render as text, not boxes, in their screenshots.
+[ -x /usr/bin/chromium ] || need+=(chromium)
+[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "ensure-services: mosquitto and influxdb present"
+  echo "ensure-services: mosquitto, influxdb, radicale and chromium present"
   exit 0
 fi
 

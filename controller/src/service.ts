@@ -9,11 +9,26 @@ import { MqttAdapter } from './adapters/mqtt.ts';
 import { ModbusAdapter } from './adapters/modbus.ts';
 import { startEmbeddedBroker } from './adapters/broker.ts';
 import { StatePublisher } from './model/state-publisher.ts';
+import { Recorder } from './recorder/recorder.ts';
+import { join, resolve } from 'node:path';
+import { Schedule } from './engine/schedule.ts';
+import { Engine, type EngineSettings } from './engine/engine.ts';
+import { ApiServer } from './api/server.ts';
+import { webPages } from './panel/pages.ts';
+import { CalendarFeeds } from './calendar/calendar-feeds.ts';
+import { HomeAssistantDiscovery } from './ha/home-assistant.ts';
+import type { ApiConfig } from './config/schema.ts';
 
 export interface ServiceOptions {
   site: Site;
   logger: Logger;
   clock?: Clock;
+  /** Where the schedule, alerts and readiness records are kept; default `.roomctl/` under the working directory. */
+  dataDir?: string;
+  /** Engine timings and the HVAC start strategy (sim run, bench); default: the procedures' values. */
+  engine?: Partial<EngineSettings>;
+  /** Overrides of the config's `api:` section (tests: port 0, or enabled: false). */
+  api?: Partial<ApiConfig>;
 }
 
 /** Anything that plugs into the service: constructed with its dependencies, then started and stopped. */
@@ -41,12 +56,26 @@ export class RoomctlService {
   mqttUrl = '';
   private started: Feature[] = [];
   private brokerClose?: () => Promise<void>;
+  readonly dataDir: string;
+  /** The booked meetings (persisted in <dataDir>/meetings.json). */
+  readonly schedule: Schedule;
+  /** The readiness engine; created by start() (it publishes through the MQTT adapter). */
+  engine!: Engine;
+  /** The HTTP API, its WebSocket and the keypad listener; created by start() after the engine. */
+  api!: ApiServer;
+  /** Rooms' iCalendar feeds (issue 7); created by start() (its alerts go through the engine's alert book). */
+  calendar!: CalendarFeeds;
+  /** Everything observed and done, to InfluxDB (or its spool). Started first, stopped last. */
+  readonly recorder: Recorder;
 
   constructor(private options: ServiceOptions) {
     const { site, logger } = options;
     this.clock = options.clock ?? systemClock;
+    this.dataDir = resolve(options.dataDir ?? '.roomctl');
+    this.schedule = new Schedule({ clock: this.clock, rooms: site.rooms.map((r) => r.id), file: join(this.dataDir, 'meetings.json'), logger: logger.child({ part: 'schedule' }) });
     this.bus = new EventBus((event, err) => logger.error({ event, err }, 'a listener failed; the others still ran'));
     this.state = new RoomStateStore(site, this.bus, this.clock);
+    this.recorder = new Recorder({ influx: site.config.influx, site, bus: this.bus, clock: this.clock, logger: logger.child({ part: 'recorder' }), spoolDir: join(this.dataDir, 'spool') });
     const devices = site.rooms.flatMap((r) => r.devices);
     this.modbus = new ModbusAdapter(devices.filter((d) => d.modbus), this.state, this.bus, this.clock, logger.child({ part: 'modbus' }));
     this.adapters.push(this.modbus);
@@ -92,12 +121,20 @@ export class RoomctlService {
       logger.child({ part: 'mqtt' }),
     );
     this.adapters.push(this.mqtt);
+    this.engine = new Engine({ site, state: this.state, writer: this.commands, bus: this.bus, clock: this.clock, schedule: this.schedule, dataDir: this.dataDir, logger, publisher: this.mqtt, sitePrefix: this.sitePrefix, settings: this.options.engine });
+    this.api = new ApiServer({ deps: this, config: { ...site.config.api, ...this.options.api }, logger, plugins: [webPages] });
     const features: Feature[] = [
       ...devices(this.mqttUrl),
+      this.recorder,
       { name: 'room state', start: () => this.state.start(), stop: () => this.state.stop() },
       { name: 'mqtt', start: () => this.mqtt.start(), stop: () => this.mqtt.stop() },
       { name: 'modbus', start: () => this.modbus.start(), stop: () => this.modbus.stop() },
       new StatePublisher(site, this.state, this.bus, this.clock, this.mqtt, this.sitePrefix),
+      { name: 'schedule', start: () => void this.schedule.load(), stop: () => {} },
+      this.engine,
+      (this.calendar = new CalendarFeeds({ site, schedule: this.schedule, alerts: this.engine.alerts, clock: this.clock, logger })),
+      new HomeAssistantDiscovery({ site, mqtt: this.mqtt, sitePrefix: this.sitePrefix, logger }),
+      this.api,
       ...extra,
     ];
     for (const f of features) {

@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { validateCommand } from './validate.ts';
+import { registerApiCommands } from './api-commands.ts';
 
 const program = new Command();
 program.name('roomctl').description('Meeting-room readiness controller').showHelpAfterError();
@@ -55,6 +56,33 @@ sim
     const { simFaultCommand } = await import('./sim-fault.ts');
     process.exitCode = await simFaultCommand(room, kind, opts);
   });
+
+sim
+  .command('run')
+  .description('play one simulated day of the config on virtual time, as fast as the machine allows; report verdicts, failing checks, alerts, HVAC minutes')
+  .requiredOption('-c, --config <file>', 'site configuration with a simulation: section')
+  .option('--day <YYYY-MM-DD>', 'the day to play (default: simulation.day)')
+  .option('--seed <n>', 'simulator seed (default: simulation.seed)', positiveInt)
+  .option('--faults <file>', 'YAML/JSON list of {room, kind, at: HH:MM, clear_at?: HH:MM}')
+  .option('--json', 'print the report as JSON')
+  .action(async (opts: { config: string; day?: string; seed?: number; faults?: string; json?: boolean }) => {
+    const { simRunCommand } = await import('./sim-run.ts');
+    process.exitCode = await simRunCommand(opts);
+  });
+
+program
+  .command('report')
+  .description('the readiness report from InfluxDB: meetings, ready at T-15, ready at start, late, failures by check, no-shows (P4; P9 with --month)')
+  .requiredOption('-c, --config <file>', 'site configuration (its influx section)')
+  .option('--day <YYYY-MM-DD>', 'the day (default: today in the site time zone)')
+  .option('--month <YYYY-MM>', 'a whole month instead (P9 monthly record)')
+  .option('--json', 'print JSON instead of a table')
+  .action(async (opts: { config: string; day?: string; month?: string; json?: boolean }) => {
+    const { reportCommand } = await import('./report.ts');
+    process.exitCode = await reportCommand(opts);
+  });
+
+registerApiCommands(program);
 
 function positiveNumber(v: string): number {
   const n = Number(v);

@@ -99,6 +99,15 @@ export const influxSchema = z.strictObject({
   retention: z.strictObject({ raw_days: z.number().int().min(1).default(30), long_days: z.number().int().min(1).default(400) }).prefault({}),
 });
 
+/** The HTTP API, its WebSocket and the web pages (`roomctl start` serves them). */
+export const apiSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** Loopback by default: exposing the API to the building network is a decision, not an accident. */
+  host: z.string().min(1).default('127.0.0.1'),
+  /** 0 = a free port chosen at start (tests). */
+  port: z.number().int().min(0).max(65535).default(8080),
+});
+
 export const deviceSchema = z
   .strictObject({
     /** Prefix of the device's points in the room: `hvac` → `hvac.temperature`. */
@@ -136,6 +145,40 @@ export const sceneSchema = z.strictObject({
   steps: z.array(sceneStepSchema).min(1),
 });
 
+/**
+ * Calendar feeds (issue 7, P13): a room may name an iCalendar URL (Exchange, Google,
+ * CalDAV) that is polled for its bookings; `calendar:` at the top level holds the
+ * site's defaults. Secrets go in URLs/headers as ${VAR}.
+ */
+const meetingLevel = z.enum(['normal', 'vip3', 'vip2', 'vip1']);
+export const calendarLevelSchema = z.strictObject({
+  /** CATEGORIES value → level, case-insensitive, e.g. { VIP1: vip1 }; the highest level found wins. */
+  categories: z.record(z.string().min(1), meetingLevel).optional(),
+  /** An X- property whose value is a level name or one of the categories keys; it wins over CATEGORIES. */
+  property: z.string().regex(/^X-[A-Za-z0-9-]+$/i, 'an X- property name such as X-ROOMCTL-LEVEL').optional(),
+});
+export const calendarDefaultsSchema = z.strictObject({
+  poll_s: z.number().int().min(10).max(86400).default(60),
+  /** Recurring meetings are expanded this far ahead. */
+  horizon_days: z.number().int().min(1).max(90).default(14),
+  timeout_s: z.number().int().min(1).max(300).default(30),
+  /** A feed failing this many polls in a row raises its alert. */
+  alert_after_failures: z.number().int().min(1).max(100).default(2),
+  level_from: calendarLevelSchema.optional(),
+});
+export const roomCalendarSchema = z.strictObject({
+  url: z.string().regex(/^(https?|webcal):\/\/\S+$/i, 'an http(s):// or webcal:// URL of an iCalendar feed'),
+  poll_s: z.number().int().min(10).max(86400).optional(),
+  headers: z.record(z.string().regex(/^[A-Za-z0-9-]+$/, 'an HTTP header name'), z.string()).optional(),
+  level_from: calendarLevelSchema.optional(),
+});
+
+/** Home Assistant MQTT discovery (issue 7): off unless enabled. */
+export const homeAssistantSchema = z.strictObject({
+  enabled: z.boolean().default(false),
+  discovery_prefix: z.string().regex(/^[^#+\s]+$/, 'an MQTT topic prefix without wildcards').default('homeassistant'),
+});
+
 export const roomSchema = z.strictObject({
   id,
   name: z.string().min(1),
@@ -144,6 +187,7 @@ export const roomSchema = z.strictObject({
   policy: z.string().default('default'),
   devices: z.array(deviceSchema).default([]),
   scenes: z.record(z.string().regex(/^[a-z][a-z0-9_-]*$/), sceneSchema).default({}),
+  calendar: roomCalendarSchema.optional(),
 });
 
 export const configSchema = z.strictObject({
@@ -151,9 +195,12 @@ export const configSchema = z.strictObject({
   mqtt: mqttSchema.prefault({}),
   modbus: modbusSchema.prefault({}),
   influx: influxSchema.optional(),
+  api: apiSchema.prefault({}),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).prefault({}),
   policies: z.record(z.string(), policyFields).default({}),
   simulation: simulationSchema.optional(),
+  calendar: calendarDefaultsSchema.prefault({}),
+  home_assistant: homeAssistantSchema.prefault({}),
   /** Each room is validated on its own (roomSchema), so one bad room can be skipped at start. */
   rooms: z.array(z.unknown()).min(1, 'at least one room'),
 });
@@ -164,4 +211,5 @@ export type RoomConfig = z.infer<typeof roomSchema>;
 export type DeviceConfig = z.infer<typeof deviceSchema>;
 export type GatewayConfig = z.infer<typeof gatewaySchema>;
 export type InfluxConfig = z.infer<typeof influxSchema>;
+export type ApiConfig = z.infer<typeof apiSchema>;
 export type SceneConfig = z.infer<typeof sceneSchema>;
