@@ -1,7 +1,10 @@
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SimulatedBuilding } from '../../../devices/sim/building.ts';
-import { simulationOf, simulationProblems, simulationStart } from '../../../devices/sim/meetings.ts';
+import { rmSync } from 'node:fs';
+import { meetingsOfDay, simulationOf, simulationProblems, simulationStart } from '../../../devices/sim/meetings.ts';
+import { demoColumns } from '../engine/demo-columns.ts';
+import { bookDay } from './sim-day.ts';
 import { createLogger } from '../log.ts';
 import { VirtualClock } from '../model/virtual-clock.ts';
 import { demoTable } from './demo-table.ts';
@@ -32,6 +35,10 @@ export async function simulateCommand(options: SimulateOptions): Promise<number>
   const speed = options.speed ?? simulationOf(site).speed;
   const clock = VirtualClock.running(simulationStart(site), speed);
   const tty = !!process.stdout.isTTY;
+  // The demo replays the same day each run: start from an empty data folder, or the
+  // steps marked done by the last run would not run again. Kept afterwards to look at.
+  const dataDir = resolve('.roomctl/demo');
+  rmSync(dataDir, { recursive: true, force: true });
   if (tty) process.stdout.write('\x1b[?25l'); // hide the cursor while the table redraws
   try {
     return await startCommand({
@@ -45,7 +52,11 @@ export async function simulateCommand(options: SimulateOptions): Promise<number>
         const building = new SimulatedBuilding({ site, clock, brokerUrl: mqttUrl, controlPort: simulationOf(site).control_port, logger: logger.child({ part: 'sim' }) });
         return [{ name: 'simulated building', start: () => building.start(), stop: () => building.stop() }];
       },
-      features: (service) => [demoTable(service, { logEveryMs: 30 * 60_000 })],
+      dataDir,
+      features: (service) => [demoTable(service, { logEveryMs: 30 * 60_000, extraColumns: demoColumns(() => service.engine) })],
+      // The meeting system's bookings for the day; an ad-hoc one arrives at its booked_at time (P13).
+      afterStart: (service, logger) =>
+        bookDay(service.schedule, meetingsOfDay(site), clock, { rejected: (id, why) => logger.warn(`demo booking ${id} refused: ${why}`) }),
     });
   } finally {
     if (tty) process.stdout.write('\x1b[?25h');

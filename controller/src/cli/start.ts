@@ -14,6 +14,10 @@ export interface StartOptions {
   site?: Site;
   /** Log level when neither ROOMCTL_LOG_LEVEL nor the config sets one. */
   logLevel?: string;
+  /** Where the schedule, alerts, tokens and spool live (default `.roomctl/`). */
+  dataDir?: string;
+  /** Runs once the service is up (the demo books its day here). */
+  afterStart?: (service: RoomctlService, logger: Logger) => void;
   clock?: Clock;
   /** Periodic one-line status in the log (ms of clock time); 0 = off. */
   statusEveryMs?: number;
@@ -42,7 +46,7 @@ export async function startCommand(options: StartOptions): Promise<number> {
   const site = options.site ?? loadForStart(options.config, bootLogger);
   if (!site) return 1;
   const logger = createLogger(process.env.ROOMCTL_LOG_LEVEL ?? options.logLevel ?? site.config.log.level);
-  const service = new RoomctlService({ site, logger, clock: options.clock });
+  const service = new RoomctlService({ site, logger, clock: options.clock, dataDir: options.dataDir });
   let stopping: Promise<void> | undefined;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -66,6 +70,7 @@ export async function startCommand(options: StartOptions): Promise<number> {
   try {
     const extra = options.features?.(service, logger) ?? [];
     await service.start(extra, (url) => options.devices?.(service, logger, url) ?? []);
+    options.afterStart?.(service, logger);
   } catch (err) {
     await service.stop().catch(() => {});
     if (isRoomctlError(err)) {

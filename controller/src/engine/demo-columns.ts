@@ -22,7 +22,10 @@ export function demoColumns(source: Engine | (() => Engine | undefined)): { titl
         const m = engine.focusMeeting(room.id);
         if (!m) return '—';
         const v = engine.verdict(m.id);
-        const r = engine.readinessOf(room.id) as { ready: boolean | null; failing: string[] };
+        const r = engine.readinessOf(room.id) as { ready: boolean | null; failing: string[]; checks: Record<string, string> };
+        // Until the full readiness check (T-15, P4) has run, earlier partial checks (AV, VIP
+        // equipment) passing does not make the room ready: show it as pending.
+        if (!v && r.ready === true && !('temperature_in_band' in r.checks)) return `${hhmm.format(m.start)} pending`;
         const state = v ? (v.noShow ? 'no-show' : v.readyAtStart ? 'ready ✓' : `not ready: ${v.failingChecks.join(',')}`) : r.ready === null ? 'pending' : r.ready ? 'ready ✓' : `✗ ${r.failing.join(',')}`;
         return `${hhmm.format(m.start)} ${state}`;
       },
