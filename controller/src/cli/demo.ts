@@ -35,10 +35,11 @@ export async function simulateCommand(options: SimulateOptions): Promise<number>
   const speed = options.speed ?? simulationOf(site).speed;
   const clock = VirtualClock.running(simulationStart(site), speed);
   const tty = !!process.stdout.isTTY;
-  // The demo replays the same day each run: start from an empty data folder, or the
-  // steps marked done by the last run would not run again. Kept afterwards to look at.
-  const dataDir = resolve('.roomctl/demo');
-  rmSync(dataDir, { recursive: true, force: true });
+  // The demo replays the same day each run: forget the last run's bookings, steps done,
+  // readiness records and alerts, or its steps would not run again. API tokens, the
+  // learned thermal rates and the recorder's spool in the data folder are kept.
+  const dataDir = resolve('.roomctl');
+  for (const f of ['meetings.json', 'meetings.json.bak', 'readiness.json', 'readiness.json.bak', 'alerts.json', 'alerts.json.bak', 'alert-acks.json']) rmSync(resolve(dataDir, f), { force: true });
   if (tty) process.stdout.write('\x1b[?25l'); // hide the cursor while the table redraws
   try {
     return await startCommand({
