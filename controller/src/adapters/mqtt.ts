@@ -158,6 +158,9 @@ export class MqttAdapter implements DeviceAdapter {
     if (this.stopping) return;
     this.attempt = 0;
     this.errorLogged = false;
+    // Device commands are small packets sent one after another (a scene waits for each read-back):
+    // without TCP_NODELAY, Nagle holds a command until the last packet is ACKed (~40 ms delayed ACK).
+    (client.stream as unknown as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
     client.options.reconnectPeriod = this.backoff(0);
     // start() resolves once the first SUBACK is in: from then on device states arrive.
     const subscribed = () => {

@@ -1,0 +1,328 @@
+// The pages' words in Simplified Chinese and English. The site's default language
+// (config `site.language`, zh-CN unless set) applies until someone switches on the
+// page; the choice is kept on the device (localStorage), per device, not per token.
+import { store } from './common.js';
+
+export const LANGUAGES = ['zh-CN', 'en'];
+
+const en = {
+  'lang.other': '中文',
+  'conn.live': 'Live',
+  'conn.connecting': 'Connecting…',
+  'conn.offline': 'Offline — retrying in {s} s',
+  'conn.refused': 'Not allowed',
+  'auth.panelTitle': 'This wall panel needs its access token',
+  'auth.siteTitle': 'Sign in with an API token',
+  'auth.panelHint': 'Create one with: roomctl token create --role panel --rooms {room}',
+  'auth.siteHint': 'Create one with: roomctl token create --role engineer (or viewer)',
+  'auth.save': 'Save',
+  'auth.rejected': 'The token was not accepted: {message}',
+  'error.room': 'Room {room}: {message}',
+  'error.noRoom': 'This address names no room: use /panel/<room>',
+  'panel.temperature': 'Temperature',
+  'panel.band': 'Comfort band {lo}–{hi} °C ({season})',
+  'season.summer': 'summer',
+  'season.winter': 'winter',
+  'season.transition': 'transition',
+  'temp.in': 'Comfortable',
+  'temp.low': 'Below the comfort band',
+  'temp.high': 'Above the comfort band',
+  'temp.none': 'No reading',
+  'panel.next': 'Next meeting',
+  'panel.now': 'Meeting in progress',
+  'panel.none': 'No meeting in the next 24 hours',
+  'panel.startsIn': 'Starts in {d}',
+  'panel.startsNow': 'Starting now',
+  'panel.endsIn': 'Ends in {d}',
+  'panel.readyCheckIn': 'Readiness check in {d}',
+  'ready.yes': 'Room ready',
+  'ready.no': 'Not ready: {checks}',
+  'ready.unknown': 'Readiness not checked yet',
+  'panel.scenes': 'Scenes',
+  'scene.applying': 'Applying “{scene}”…',
+  'scene.ok': '“{scene}” applied',
+  'scene.failed': '“{scene}” did not complete: {why}',
+  'scene.busy': 'Too many presses: please wait a minute',
+  'scene.offline': 'The controller cannot be reached',
+  'dur.min': '{m} min',
+  'dur.hmin': '{h} h {m} min',
+  'dur.sec': 'less than a minute',
+  'pt.lights': 'Lights',
+  'pt.display': 'Display',
+  'pt.audio': 'Sound',
+  'pt.door': 'Door',
+  'pt.occupancy': 'Occupancy',
+  'pt.co2': 'CO₂',
+  'pt.hvac': 'Air conditioning',
+  'val.on': 'On',
+  'val.off': 'Off',
+  'val.muted': 'Muted',
+  'val.live': 'On',
+  'val.open': 'Open',
+  'val.closed': 'Closed',
+  'val.locked': 'Locked',
+  'val.unlocked': 'Unlocked',
+  'val.people': '{n} people',
+  'val.present': 'Occupied',
+  'val.vacant': 'Vacant',
+  'val.unknown': '—',
+  'phase.idle': 'Idle',
+  'phase.open': 'Open',
+  'phase.preparing': 'Preparing',
+  'phase.ready': 'Ready',
+  'phase.not_ready': 'Not ready',
+  'phase.in_session': 'In session',
+  'phase.closing': 'Closing',
+  'phase.closed': 'Closed',
+  'phase.released': 'Released',
+  'check.devices_online': 'devices',
+  'check.temperature_in_band': 'temperature',
+  'check.lights_scene': 'lights',
+  'check.mic_test': 'microphones',
+  'check.backup_mics': 'backup microphones',
+  'check.audio_unmuted': 'sound',
+  'check.display_on': 'display',
+  'check.door_unlocked': 'door',
+  'check.fresh_air_on': 'fresh air',
+  'check.co2_below_max': 'CO₂',
+  'check.lights_off': 'lights off',
+  'check.display_off': 'display off',
+  'check.hvac_off': 'air conditioning off',
+  'check.door_closed': 'door closed',
+  'check.door_locked': 'door locked',
+  'check.window_closed': 'window closed',
+  'ov.title': 'Rooms',
+  'ov.summary': '{rooms} rooms · {notReady} not ready · {alerts} alerts · devices {on}/{all} online',
+  'ov.devices': 'Devices {on}/{all}',
+  'ov.alerts': 'Alerts: {n}',
+  'ov.alertsCritical': 'Alerts: {n} ({c} critical)',
+  'ov.noAlerts': 'No alerts',
+  'ov.failing': 'Failing: {checks}',
+  'ov.meeting': '{start}–{end}',
+  'ov.noMeeting': 'No meeting within 24 h',
+  'ov.scene': 'Last scene: {scene}',
+  'ov.floor': 'Floor {floor}',
+  'room.back': '← All rooms',
+  'room.points': 'Points',
+  'room.point': 'Point',
+  'room.value': 'Value',
+  'room.quality': 'Quality',
+  'room.age': 'Last reading',
+  'room.devices': 'Devices',
+  'room.device': 'Device',
+  'room.kind': 'Kind',
+  'room.online': 'Online',
+  'room.errors': 'Errors',
+  'room.latency': 'Latency',
+  'room.lastError': 'Last error',
+  'room.alerts': 'Active alerts',
+  'room.events': 'Recent events',
+  'room.noEvents': 'Nothing yet',
+  'room.meetings': 'Meetings (next 24 h)',
+  'room.readiness': 'Readiness',
+  'quality.good': 'good',
+  'quality.stale': 'stale',
+  'quality.offline': 'offline',
+  'age.never': 'never',
+  'age.s': '{n} s ago',
+  'age.m': '{n} min ago',
+  'age.h': '{n} h ago',
+  'yes': 'yes',
+  'no': 'no',
+  'ev.alert.raised': 'Alert: {message}',
+  'ev.alert.cleared': 'Cleared: {message}',
+  'ev.activity': '{kind} {name}: {result}',
+  'ev.verdict': 'Verdict for {meeting}: {ready}',
+  'ev.verdict.ready': 'ready at the start',
+  'ev.verdict.late': 'not ready at the start ({checks})',
+  'ev.device.online': 'Device {device} online',
+  'ev.device.offline': 'Device {device} offline',
+  'ev.meeting': 'Booking {change}: {start}–{end}',
+};
+
+const zh = {
+  'lang.other': 'English',
+  'conn.live': '实时',
+  'conn.connecting': '连接中…',
+  'conn.offline': '连接中断，{s} 秒后重试',
+  'conn.refused': '无权访问',
+  'auth.panelTitle': '此墙面面板需要访问令牌',
+  'auth.siteTitle': '请使用 API 令牌登录',
+  'auth.panelHint': '创建令牌：roomctl token create --role panel --rooms {room}',
+  'auth.siteHint': '创建令牌：roomctl token create --role engineer（或 viewer）',
+  'auth.save': '保存',
+  'auth.rejected': '令牌未被接受：{message}',
+  'error.room': '会议室 {room}：{message}',
+  'error.noRoom': '地址中没有会议室：请使用 /panel/<会议室>',
+  'panel.temperature': '室温',
+  'panel.band': '舒适区间 {lo}–{hi} °C（{season}）',
+  'season.summer': '夏季',
+  'season.winter': '冬季',
+  'season.transition': '过渡季',
+  'temp.in': '温度适宜',
+  'temp.low': '低于舒适区间',
+  'temp.high': '高于舒适区间',
+  'temp.none': '暂无读数',
+  'panel.next': '下一场会议',
+  'panel.now': '会议进行中',
+  'panel.none': '24 小时内没有会议',
+  'panel.startsIn': '{d}后开始',
+  'panel.startsNow': '即将开始',
+  'panel.endsIn': '{d}后结束',
+  'panel.readyCheckIn': '{d}后进行就绪检查',
+  'ready.yes': '会议室已就绪',
+  'ready.no': '未就绪：{checks}',
+  'ready.unknown': '尚未进行就绪检查',
+  'panel.scenes': '场景',
+  'scene.applying': '正在执行“{scene}”…',
+  'scene.ok': '“{scene}”已执行',
+  'scene.failed': '“{scene}”未完成：{why}',
+  'scene.busy': '操作过于频繁，请稍候一分钟',
+  'scene.offline': '无法连接控制器',
+  'dur.min': '{m} 分钟',
+  'dur.hmin': '{h} 小时 {m} 分钟',
+  'dur.sec': '不到一分钟',
+  'pt.lights': '灯光',
+  'pt.display': '显示屏',
+  'pt.audio': '音响',
+  'pt.door': '门',
+  'pt.occupancy': '人员',
+  'pt.co2': '二氧化碳',
+  'pt.hvac': '空调',
+  'val.on': '开',
+  'val.off': '关',
+  'val.muted': '静音',
+  'val.live': '已开启',
+  'val.open': '开启',
+  'val.closed': '关闭',
+  'val.locked': '已上锁',
+  'val.unlocked': '未上锁',
+  'val.people': '{n} 人',
+  'val.present': '有人',
+  'val.vacant': '无人',
+  'val.unknown': '—',
+  'phase.idle': '空闲',
+  'phase.open': '已开放',
+  'phase.preparing': '准备中',
+  'phase.ready': '已就绪',
+  'phase.not_ready': '未就绪',
+  'phase.in_session': '会议中',
+  'phase.closing': '正在关闭',
+  'phase.closed': '已关闭',
+  'phase.released': '已释放',
+  'check.devices_online': '设备在线',
+  'check.temperature_in_band': '温度',
+  'check.lights_scene': '灯光',
+  'check.mic_test': '话筒',
+  'check.backup_mics': '备用话筒',
+  'check.audio_unmuted': '音响',
+  'check.display_on': '显示屏',
+  'check.door_unlocked': '门禁',
+  'check.fresh_air_on': '新风',
+  'check.co2_below_max': '二氧化碳',
+  'check.lights_off': '灯光关闭',
+  'check.display_off': '显示屏关闭',
+  'check.hvac_off': '空调关闭',
+  'check.door_closed': '门已关',
+  'check.door_locked': '门已锁',
+  'check.window_closed': '窗已关',
+  'ov.title': '会议室总览',
+  'ov.summary': '{rooms} 间会议室 · {notReady} 间未就绪 · {alerts} 条告警 · 设备在线 {on}/{all}',
+  'ov.devices': '设备 {on}/{all}',
+  'ov.alerts': '告警 {n} 条',
+  'ov.alertsCritical': '告警 {n} 条（严重 {c} 条）',
+  'ov.noAlerts': '无告警',
+  'ov.failing': '未通过：{checks}',
+  'ov.meeting': '{start}–{end}',
+  'ov.noMeeting': '24 小时内无会议',
+  'ov.scene': '最近场景：{scene}',
+  'ov.floor': '{floor} 层',
+  'room.back': '← 全部会议室',
+  'room.points': '点位',
+  'room.point': '点位',
+  'room.value': '数值',
+  'room.quality': '质量',
+  'room.age': '最近读数',
+  'room.devices': '设备',
+  'room.device': '设备',
+  'room.kind': '类型',
+  'room.online': '在线',
+  'room.errors': '错误',
+  'room.latency': '延迟',
+  'room.lastError': '最近错误',
+  'room.alerts': '当前告警',
+  'room.events': '最近事件',
+  'room.noEvents': '暂无',
+  'room.meetings': '会议（24 小时内）',
+  'room.readiness': '就绪状态',
+  'quality.good': '正常',
+  'quality.stale': '过期',
+  'quality.offline': '离线',
+  'age.never': '从未',
+  'age.s': '{n} 秒前',
+  'age.m': '{n} 分钟前',
+  'age.h': '{n} 小时前',
+  'yes': '是',
+  'no': '否',
+  'ev.alert.raised': '告警：{message}',
+  'ev.alert.cleared': '已解除：{message}',
+  'ev.activity': '{kind} {name}：{result}',
+  'ev.verdict': '会议 {meeting} 结论：{ready}',
+  'ev.verdict.ready': '开始时已就绪',
+  'ev.verdict.late': '开始时未就绪（{checks}）',
+  'ev.device.online': '设备 {device} 上线',
+  'ev.device.offline': '设备 {device} 离线',
+  'ev.meeting': '预约{change}：{start}–{end}',
+};
+
+export const DICTIONARIES = { en, 'zh-CN': zh };
+const STRINGS = DICTIONARIES;
+let current = 'zh-CN';
+
+export function language() {
+  return current;
+}
+
+/** The device's own choice if it made one, else the site's default. */
+export function initialLanguage(siteDefault) {
+  const saved = store.get('lang');
+  if (LANGUAGES.includes(saved)) return saved;
+  return LANGUAGES.includes(siteDefault) ? siteDefault : 'zh-CN';
+}
+
+export function setLanguage(lang, remember = false) {
+  current = LANGUAGES.includes(lang) ? lang : 'zh-CN';
+  document.documentElement.lang = current;
+  if (remember) store.set('lang', current);
+  translateStatic();
+}
+
+export function otherLanguage() {
+  return current === 'en' ? 'zh-CN' : 'en';
+}
+
+/** The text of `key` in the current language, `{name}` filled from vars; English, then the key itself, as fallbacks. */
+export function t(key, vars = {}) {
+  const text = STRINGS[current][key] ?? en[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => (vars[name] === undefined ? `{${name}}` : String(vars[name])));
+}
+
+/** A check's name for people: translated where known, else the name with spaces. */
+export function checkName(name) {
+  const key = `check.${name}`;
+  const text = t(key);
+  return text === key ? String(name).replace(/^write:/, '').replace(/_/g, ' ') : text;
+}
+
+/** Elements with data-i18n="key" get their text from the dictionary. */
+export function translateStatic(root = document) {
+  for (const e of root.querySelectorAll('[data-i18n]')) e.textContent = t(e.dataset.i18n);
+}
+
+/** A span of time for a countdown: "less than a minute", "27 min", "2 h 05 min". */
+export function duration(ms) {
+  if (ms < 60_000) return t('dur.sec');
+  const minutes = Math.ceil(ms / 60_000);
+  if (minutes < 90) return t('dur.min', { m: minutes });
+  return t('dur.hmin', { h: Math.floor(minutes / 60), m: String(minutes % 60).padStart(2, '0') });
+}
