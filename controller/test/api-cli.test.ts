@@ -62,8 +62,11 @@ describe('roomctl commands over the API', () => {
     const token = r.stdout.trim();
     expect(token).toMatch(/^rct_[0-9a-f]{10}_[A-Za-z0-9_-]{43}$/);
     expect(r.stderr).toContain('role panel, rooms A-101');
-    expect(readFileSync(join(dataDir, 'tokens.json'), 'utf8')).not.toContain(token.split('_')[2]);
     const id = token.split('_')[1]!;
+    // The secret is everything after `rct_<id>_`: base64url may itself contain "_".
+    const secret = token.slice(`rct_${id}_`.length);
+    expect(secret).toHaveLength(43);
+    expect(readFileSync(join(dataDir, 'tokens.json'), 'utf8')).not.toContain(secret);
     const list = await roomctl(['token', 'list', '--data-dir', dataDir]);
     expect(list.stdout).toMatch(new RegExp(`${id}\\s+panel\\s+A-101\\s+active`));
     expect(list.stdout).not.toContain(token);
