@@ -9,6 +9,7 @@ import { startMosquitto } from './helpers/mosquitto.ts';
 import { mqttDevices, testSite } from './helpers/site.ts';
 import { waitFor } from './helpers/wait.ts';
 import { Writable } from 'node:stream';
+import { mulberry32 } from '../../devices/sim/random.ts';
 
 const MESSAGES = 10_000;
 const BATCH = 400;
@@ -47,16 +48,6 @@ const BASES = ['t/3F-301/lights', 't/3F-301/dsp', 't/3F-301/door', 't/3F-301/dis
 const WRONG: unknown[] = [null, [], {}, [1], { level: 50 }, 'bright', 'NaN', 'Infinity', '-Infinity', '1e999', '', ' ', '\u0000', '🙂', 'yes', 'ON ', '150', '-121',
   101, -121, 150, 1e308, -1e308, 1e21, 100.0001, 12345678901234567890, 'OPEN', 'hdmi3', 'Closed'];
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Fuzz = { topic: string; payload: Buffer; kind: 'state' | 'control' | 'ignored' };
 
