@@ -20,13 +20,15 @@ export interface BenchBroker {
  * messages to a subscriber once 1000 packets wait for its socket, so a consumer
  * slower than the publisher would lose messages instead of being measured.
  */
-export async function startBenchBroker(): Promise<BenchBroker> {
+export async function startBenchBroker(options: { tcpNoDelay?: boolean } = {}): Promise<BenchBroker> {
   if (!existsSync(MOSQUITTO)) throw new Error(`${MOSQUITTO} is missing: the bench needs a real Mosquitto (apt-get install mosquitto, or bash .ci/run)`);
   const dir = mkdtempSync(join(tmpdir(), 'roomctl-bench-mosquitto-'));
   const port = await freePort();
   const conf = join(dir, 'mosquitto.conf');
   const lines = [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'max_queued_messages 0', 'max_queued_bytes 0', 'log_dest stderr', 'log_type error', 'log_type warning'];
   if (process.getuid?.() === 0) lines.push('user root');
+  // A latency run (bench:scene) wants each small packet sent at once, not held back by Nagle's algorithm.
+  if (options.tcpNoDelay) lines.push('set_tcp_nodelay true');
   writeFileSync(conf, `${lines.join('\n')}\n`);
   const proc = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let output = '';

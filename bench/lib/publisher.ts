@@ -51,6 +51,11 @@ export class BenchPublisher {
     return { firstAt, writtenAt: wallNow() };
   }
 
+  /** Part of an encoded run, for a paced writer (bench:scene's background telemetry); false = the socket buffer is full. */
+  write(chunk: Buffer): boolean {
+    return this.socket.write(chunk);
+  }
+
   /** One small message, e.g. to learn that a consumer has subscribed. */
   send(topic: string, payload: string): void {
     this.socket.write(publishPacket(topic, Buffer.from(payload)));
