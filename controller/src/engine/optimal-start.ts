@@ -160,8 +160,10 @@ export interface HvacStartDecision {
 export function decideHvacStart(learner: ThermalLearner, input: HvacStartInput): HvacStartDecision {
   const [lo, hi] = input.band;
   const setpoint = Math.round(((lo + hi) / 2) * 10) / 10;
-  // Aim a little inside the band, so "in band" does not hinge on the last 0.1 °C.
-  const margin = Math.min(0.5, (hi - lo) / 4);
+  // Aim a little inside the band, so "in band" does not hinge on the last 0.1 °C — but not
+  // so far in that the target sits in the slow tail of the approach to the setpoint (the
+  // middle of the band), where a first-order room takes longest: that starts HVAC early.
+  const margin = Math.min(0.25, (hi - lo) / 8);
   const t = input.temperature;
   const base = { setpoint };
   if (t === undefined)
