@@ -13,4 +13,10 @@ bash scripts/ensure-services.sh
 echo "test: type-checking (tsc --noEmit)"
 npx tsc --noEmit -p tsconfig.json
 echo "test: running the suite (vitest)"
-npx vitest run "$@"
+results="$(mktemp -t roomctl-vitest-XXXXXX.json)"
+rc=0
+npx vitest run --reporter=default --reporter=json --outputFile.json="$results" "$@" || rc=$?
+# The plain closing line CI reads: "N passed, N failed".
+node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed`)' "$results" 2>/dev/null || true
+rm -f "$results"
+exit "$rc"
