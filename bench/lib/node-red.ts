@@ -30,7 +30,6 @@ export interface BenchNodeRed {
  * was processed. `bench/probe` messages only mark the subscription as live.
  */
 export async function startNodeRed(brokerPort: number): Promise<BenchNodeRed> {
-  if (!existsSync(RED_JS)) throw new Error('node-red is not installed: run `npm install` (it is a devDependency)');
   const dir = mkdtempSync(join(tmpdir(), 'roomctl-bench-node-red-'));
   const port = await freePort();
   const init = `global.set('bench', { count: 0, bad: 0, last: 0, probed: false, ranges: new Map([\n${rangeCheckSource()}\n].map(([suffix, field, min, max]) => [suffix, { field, min, max }])) });`;
@@ -55,13 +54,45 @@ export async function startNodeRed(brokerPort: number): Promise<BenchNodeRed> {
     { id: 'bench-report', type: 'function', z: 'bench-tab', name: 'report', func: report, outputs: 1, wires: [['bench-response']] },
     { id: 'bench-response', type: 'http response', z: 'bench-tab', name: '', statusCode: '', headers: {}, wires: [] },
   ];
+  const red = spawnNodeRed(dir, port, flows, '/');
+
+  const counts = async (): Promise<NodeRedCounts> => {
+    if (red.gone()) throw new Error(red.output());
+    const res = await fetch(`http://127.0.0.1:${port}/count`);
+    if (!res.ok) throw new Error(`GET /count: HTTP ${res.status}`);
+    return (await res.json()) as NodeRedCounts;
+  };
+  const stop = red.stop;
+  try {
+    await waitFor(() => counts(), 60_000, `Node-RED to serve /count on port ${port}`, 200);
+  } catch (err) {
+    await stop();
+    throw new Error(`${(err as Error).message}\n${red.output()}`);
+  }
+  return { pid: red.pid, counts, stop };
+}
+
+export interface SpawnedNodeRed {
+  pid: number | undefined;
+  /** The last output; prefixed "Node-RED exited" once the process is gone. */
+  output(): string;
+  gone(): boolean;
+  /** Stops the process and removes its user directory. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Node-RED 4 as its own process on `flows`, in user directory `dir`, shared by every
+ * bench peer: no editor, no admin API, no prompts, no network look-ups — only the flow runs.
+ */
+export function spawnNodeRed(dir: string, port: number, flows: object[], httpNodeRoot: string | false): SpawnedNodeRed {
+  if (!existsSync(RED_JS)) throw new Error('node-red is not installed: run `npm install` (it is a devDependency)');
   writeFileSync(join(dir, 'flows.json'), JSON.stringify(flows));
-  // No editor, no admin API, no prompts, no network look-ups: only the flow runs.
   const settings = {
     uiHost: '127.0.0.1',
     uiPort: port,
     httpAdminRoot: false,
-    httpNodeRoot: '/',
+    httpNodeRoot,
     flowFile: 'flows.json',
     credentialSecret: false,
     logging: { console: { level: 'warn', metrics: false, audit: false } },
@@ -81,25 +112,16 @@ export async function startNodeRed(brokerPort: number): Promise<BenchNodeRed> {
   let gone = false;
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   void exited.then(() => (gone = true));
-
-  const counts = async (): Promise<NodeRedCounts> => {
-    if (gone) throw new Error(`Node-RED exited:\n${output}`);
-    const res = await fetch(`http://127.0.0.1:${port}/count`);
-    if (!res.ok) throw new Error(`GET /count: HTTP ${res.status}`);
-    return (await res.json()) as NodeRedCounts;
+  return {
+    pid: proc.pid,
+    output: () => (gone ? `Node-RED exited:\n${output}` : output),
+    gone: () => gone,
+    stop: async () => {
+      if (!gone) {
+        proc.kill('SIGTERM');
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
-  const stop = async () => {
-    if (!gone) {
-      proc.kill('SIGTERM');
-      await exited;
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    await waitFor(() => counts(), 60_000, `Node-RED to serve /count on port ${port}`, 200);
-  } catch (err) {
-    await stop();
-    throw new Error(`${(err as Error).message}\n${output}`);
-  }
-  return { pid: proc.pid, counts, stop };
 }

@@ -1,12 +1,9 @@
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { freePort } from '../../controller/test/helpers/wait.ts';
+import { spawnNodeRed } from './node-red.ts';
 import { RED_PRESS_TOPIC, redFanOutSource } from './scene-site.ts';
-
-const RED_JS = fileURLToPath(new URL('../../node_modules/node-red/red.js', import.meta.url));
 
 export interface SceneNodeRed {
   pid: number | undefined;
@@ -24,7 +21,6 @@ export interface SceneNodeRed {
  * no network look-ups.
  */
 export async function startSceneNodeRed(brokerPort: number): Promise<SceneNodeRed> {
-  if (!existsSync(RED_JS)) throw new Error('node-red is not installed: run `npm install` (it is a devDependency)');
   const dir = mkdtempSync(join(tmpdir(), 'roomctl-bench-scene-red-'));
   const port = await freePort();
   const flows = [
@@ -34,40 +30,6 @@ export async function startSceneNodeRed(brokerPort: number): Promise<SceneNodeRe
     { id: 'scene-fan-out', type: 'function', z: 'scene-tab', name: 'scene fan-out', func: redFanOutSource(), initialize: '', finalize: '', libs: [], outputs: 1, wires: [['scene-out']] },
     { id: 'scene-out', type: 'mqtt out', z: 'scene-tab', name: 'device commands', topic: '', qos: '0', retain: 'false', broker: 'scene-broker', wires: [] },
   ];
-  writeFileSync(join(dir, 'flows.json'), JSON.stringify(flows));
-  const settings = {
-    uiHost: '127.0.0.1',
-    uiPort: port,
-    httpAdminRoot: false,
-    httpNodeRoot: false,
-    flowFile: 'flows.json',
-    credentialSecret: false,
-    logging: { console: { level: 'warn', metrics: false, audit: false } },
-    diagnostics: { enabled: false, ui: false },
-    runtimeState: { enabled: false, ui: false },
-    telemetry: { enabled: false },
-    externalModules: { autoInstall: false, palette: { allowInstall: false }, modules: { allowInstall: false } },
-    functionExternalModules: false,
-    editorTheme: { projects: { enabled: false } },
-  };
-  writeFileSync(join(dir, 'settings.js'), `module.exports = ${JSON.stringify(settings, null, 2)};\n`);
-  const proc = spawn(process.execPath, [RED_JS, '--userDir', dir, '--settings', join(dir, 'settings.js'), '--port', String(port), 'flows.json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const keep = (d: Buffer) => (output = (output + d.toString()).slice(-4000));
-  proc.stdout.on('data', keep);
-  proc.stderr.on('data', keep);
-  let gone = false;
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  void exited.then(() => (gone = true));
-  return {
-    pid: proc.pid,
-    output: () => (gone ? `Node-RED exited:\n${output}` : output),
-    stop: async () => {
-      if (!gone) {
-        proc.kill('SIGTERM');
-        await exited;
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  const red = spawnNodeRed(dir, port, flows, false);
+  return { pid: red.pid, output: red.output, stop: red.stop };
 }
