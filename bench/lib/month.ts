@@ -5,6 +5,7 @@ import type { ResolvedPoint } from '../../controller/src/model/devices.ts';
 import type { PointValue } from '../../controller/src/model/points.ts';
 import type { RoomStateStore } from '../../controller/src/model/room-state.ts';
 import type { MeetingRequest } from '../../controller/src/engine/meetings.ts';
+import { mulberry32 as rng } from '../../devices/sim/random.ts';
 
 /**
  * A month of a big site for the schedule bench: N rooms (display, lights, a two-mic DSP,
@@ -42,17 +43,6 @@ rooms:
   return { ...base, rooms: list };
 }
 
-/** Small deterministic generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Meetings on the working days of the month starting at `monthStart` (local midnight of day 1). */
 export function monthOfMeetings(site: Site, total: number, monthStart: number, days: number): MeetingRequest[] {
