@@ -20,14 +20,14 @@ import { EventBus } from '../controller/src/model/bus.ts';
 import { RoomStateStore } from '../controller/src/model/room-state.ts';
 import { VirtualClock } from '../controller/src/model/virtual-clock.ts';
 import { Engine } from '../controller/src/engine/engine.ts';
-import { Schedule } from '../controller/src/engine/schedule.ts';
-import { planMeeting } from '../controller/src/engine/steps.ts';
-import { Timeline } from '../controller/src/engine/timeline.ts';
-import { DueQueue } from '../controller/src/engine/due-queue.ts';
-import type { Meeting } from '../controller/src/engine/meetings.ts';
+import { Schedule } from '../controller/src/engine/timeline/schedule.ts';
+import { planMeeting } from '../controller/src/engine/intent/steps.ts';
+import { Timeline } from '../controller/src/engine/timeline/timeline.ts';
+import { DueQueue } from '../controller/src/engine/timeline/due-queue.ts';
+import type { Meeting } from '../controller/src/model/meetings.ts';
 import { BENCH_TZ, bigSite, EchoBuilding, monthOfMeetings } from './lib/month.ts';
 import { optimalVsFixed } from './lib/optimal-day.ts';
-import { zonedEpoch } from '../controller/src/engine/routines.ts';
+import { zonedEpoch } from '../controller/src/engine/jobs/routines.ts';
 
 function option(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);

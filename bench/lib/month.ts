@@ -4,7 +4,7 @@ import { resolveDevice } from '../../controller/src/model/devices.ts';
 import type { ResolvedPoint } from '../../controller/src/model/devices.ts';
 import type { PointValue } from '../../controller/src/model/points.ts';
 import type { RoomStateStore } from '../../controller/src/model/room-state.ts';
-import type { MeetingRequest } from '../../controller/src/engine/meetings.ts';
+import type { MeetingRequest } from '../../controller/src/model/meetings.ts';
 import { mulberry32 as rng } from '../../devices/sim/random.ts';
 
 /**

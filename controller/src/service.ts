@@ -11,7 +11,7 @@ import { startEmbeddedBroker } from './adapters/broker.ts';
 import { StatePublisher } from './model/state-publisher.ts';
 import { Recorder } from './recorder/recorder.ts';
 import { join, resolve } from 'node:path';
-import { Schedule } from './engine/schedule.ts';
+import { Schedule } from './engine/timeline/schedule.ts';
 import { Engine, type EngineSettings } from './engine/engine.ts';
 import { ApiServer } from './api/server.ts';
 import { webPages } from './panel/pages.ts';

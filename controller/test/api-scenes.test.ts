@@ -3,7 +3,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/api/app.ts';
 import { SimDay } from '../src/cli/sim-day.ts';
-import type { SceneResult } from '../src/engine/scenes.ts';
+import type { SceneResult } from '../src/engine/reconcile/scenes.ts';
 import type { CommandRecord } from '../src/model/points.ts';
 import { siteFromYaml } from './helpers/site.ts';
 import { waitFor } from './helpers/wait.ts';

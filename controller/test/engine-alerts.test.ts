@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { EventBus } from '../src/model/bus.ts';
 import { systemClock } from '../src/model/clock.ts';
 import type { AlertEvent, CheckOutcome } from '../src/model/events.ts';
-import { AlertBook } from '../src/engine/alerts.ts';
+import { AlertBook } from '../src/engine/alerts/alert-book.ts';
 
 const T0 = Date.parse('2026-11-23T09:30:00+08:00');
 

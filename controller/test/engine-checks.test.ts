@@ -4,7 +4,7 @@ import { EventBus } from '../src/model/bus.ts';
 import { RoomStateStore } from '../src/model/room-state.ts';
 import { seasonAt, type Season } from '../src/model/season.ts';
 import type { PointValue } from '../src/model/points.ts';
-import { applicableChecks, runCheck, runChecks, type CheckInput, type CheckName } from '../src/engine/checks.ts';
+import { applicableChecks, runCheck, runChecks, type CheckInput, type CheckName } from '../src/engine/readiness/checks.ts';
 import { siteFromYaml } from './helpers/site.ts';
 
 const site = siteFromYaml(`

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { systemClock } from '../src/model/clock.ts';
-import { DueQueue } from '../src/engine/due-queue.ts';
+import { DueQueue } from '../src/engine/timeline/due-queue.ts';
 
 const T0 = Date.parse('2026-11-23T08:00:00+08:00');
 const MIN = 60_000;

@@ -7,8 +7,8 @@ import type { ResolvedPoint } from '../src/model/devices.ts';
 import type { AlertEvent } from '../src/model/events.ts';
 import type { PointValue } from '../src/model/points.ts';
 import type { RoomStateStore } from '../src/model/room-state.ts';
-import { AlertBook } from '../src/engine/alerts.ts';
-import { Enforcer } from '../src/engine/enforcement.ts';
+import { AlertBook } from '../src/engine/alerts/alert-book.ts';
+import { Enforcer } from '../src/engine/reconcile/enforcement.ts';
 import { testSite } from './helpers/site.ts';
 
 /**

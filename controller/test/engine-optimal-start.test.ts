@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideHvacStart, HvacLedger, MAX_PRECONDITION_MINUTES, ThermalLearner, type HvacStartDecision } from '../src/engine/optimal-start.ts';
+import { decideHvacStart, HvacLedger, MAX_PRECONDITION_MINUTES, ThermalLearner, type HvacStartDecision } from '../src/engine/hvac/optimal-start.ts';
 
 /**
  * Test data, not a mocked peer: a first-order room. With HVAC heating, the air

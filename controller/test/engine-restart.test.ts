@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../src/adapters/broker.ts';
-import { Schedule } from '../src/engine/schedule.ts';
+import { Schedule } from '../src/engine/timeline/schedule.ts';
 import { silentLogger } from '../src/log.ts';
 import { VirtualClock } from '../src/model/virtual-clock.ts';
 import { SimulatedBuilding } from '../../devices/sim/building.ts';

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCode, isRoomctlError } from '../src/errors.ts';
 import { systemClock } from '../src/model/clock.ts';
-import { Schedule, type ScheduleChange } from '../src/engine/schedule.ts';
-import { publicMeeting } from '../src/engine/meetings.ts';
+import { Schedule, type ScheduleChange } from '../src/engine/timeline/schedule.ts';
+import { publicMeeting } from '../src/model/meetings.ts';
 
 const T0 = Date.parse('2026-11-23T08:00:00+08:00');
 const at = (hhmm: string) => Date.parse(`2026-11-23T${hhmm}:00+08:00`);

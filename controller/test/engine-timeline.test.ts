@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { systemClock } from '../src/model/clock.ts';
-import { Schedule } from '../src/engine/schedule.ts';
-import { planMeeting, type Step } from '../src/engine/steps.ts';
-import { Timeline } from '../src/engine/timeline.ts';
-import type { Meeting } from '../src/engine/meetings.ts';
+import { Schedule } from '../src/engine/timeline/schedule.ts';
+import { planMeeting, type Step } from '../src/engine/intent/steps.ts';
+import { Timeline } from '../src/engine/timeline/timeline.ts';
+import type { Meeting } from '../src/model/meetings.ts';
 import { siteFromYaml } from './helpers/site.ts';
 
 const site = siteFromYaml(`

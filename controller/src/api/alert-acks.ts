@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { readJsonWithBackup, writeJsonAtomic } from '../engine/atomic-file.ts';
+import { readJsonWithBackup, writeJsonAtomic } from '../engine/timeline/atomic-file.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import type { AlertEvent } from '../model/events.ts';
 import { ROLES, type Role } from './roles.ts';

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { z } from 'zod';
-import { readJsonWithBackup, writeJsonAtomic } from '../engine/atomic-file.ts';
+import { readJsonWithBackup, writeJsonAtomic } from '../engine/timeline/atomic-file.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { isRole, ROLES, scopeProblem, type Principal, type Role } from './roles.ts';
 

@@ -1,6 +1,6 @@
 import type { Site } from '../config/load.ts';
 import type { Engine } from '../engine/engine.ts';
-import type { Schedule } from '../engine/schedule.ts';
+import type { Schedule } from '../engine/timeline/schedule.ts';
 import type { Logger } from '../log.ts';
 import type { EventBus } from '../model/bus.ts';
 import type { Clock } from '../model/clock.ts';

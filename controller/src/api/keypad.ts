@@ -1,6 +1,6 @@
 import type { Room } from '../config/load.ts';
 import type { Logger } from '../log.ts';
-import type { SceneResult } from '../engine/scenes.ts';
+import type { SceneResult } from '../engine/reconcile/scenes.ts';
 
 /**
  * Wall keypads (issue 6, item 3): a keypad publishes a scene name on

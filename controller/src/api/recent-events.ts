@@ -1,6 +1,6 @@
 import type { EventBus } from '../model/bus.ts';
-import type { Schedule, ScheduleChange } from '../engine/schedule.ts';
-import { publicMeeting, type PublicMeeting } from '../engine/meetings.ts';
+import type { Schedule, ScheduleChange } from '../engine/timeline/schedule.ts';
+import { publicMeeting, type PublicMeeting } from '../model/meetings.ts';
 import type { ActivityEvent, AlertEvent, MeetingVerdict } from '../model/events.ts';
 import type { DeviceHealth } from '../model/points.ts';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MEETING_LEVELS } from '../engine/meetings.ts';
+import { MEETING_LEVELS } from '../model/meetings.ts';
 import { ROLES } from './roles.ts';
 
 /**

@@ -1,6 +1,6 @@
 import type { Room } from '../config/load.ts';
-import type { Meeting } from '../engine/meetings.ts';
-import { roomTemperature } from '../engine/room-points.ts';
+import type { Meeting } from '../model/meetings.ts';
+import { roomTemperature } from '../engine/intent/room-points.ts';
 import type { AlertEvent } from '../model/events.ts';
 import { comfortBand, seasonAt } from '../model/season.ts';
 import type { ApiContext } from './context.ts';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import type { Site } from '../config/load.ts';
 import type { calendarDefaultsSchema, calendarLevelSchema, roomCalendarSchema } from '../config/schema.ts';
-import type { AlertInput } from '../engine/alerts.ts';
+import type { AlertInput } from '../engine/alerts/alert-book.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { every, type Clock } from '../model/clock.ts';
 import type { AlertEvent } from '../model/events.ts';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isRoomctlError, ErrorCode } from '../errors.ts';
-import type { Meeting, MeetingLevel } from '../engine/meetings.ts';
-import type { UpsertResult } from '../engine/schedule.ts';
+import type { Meeting, MeetingLevel } from '../model/meetings.ts';
+import type { UpsertResult } from '../engine/timeline/schedule.ts';
 import type { FeedInstance } from './ics.ts';
 
 /**

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { SimulatedBuilding } from '../../../devices/sim/building.ts';
 import { rmSync } from 'node:fs';
 import { meetingsOfDay, simulationOf, simulationProblems, simulationStart } from '../../../devices/sim/meetings.ts';
-import { demoColumns } from '../engine/demo-columns.ts';
+import { demoColumns } from './demo-columns.ts';
 import { bookDay } from './sim-day.ts';
 import { createLogger } from '../log.ts';
 import { VirtualClock } from '../model/virtual-clock.ts';

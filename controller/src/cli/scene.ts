@@ -1,4 +1,4 @@
-import type { SceneResult } from '../engine/scenes.ts';
+import type { SceneResult } from '../engine/reconcile/scenes.ts';
 import { apiCall, apiTarget, EXIT, reportError, type TargetOptions } from './api-client.ts';
 
 /** `roomctl scene ROOM NAME`: apply a scene and show each write as read back; exit 0 all confirmed, 1 a write failed, 2 refused. */

@@ -7,7 +7,7 @@ import { isRoomctlError } from '../errors.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import type { ResolvedDevice } from '../model/devices.ts';
 import type { Clock } from '../model/clock.ts';
-import type { Schedule } from '../engine/schedule.ts';
+import type { Schedule } from '../engine/timeline/schedule.ts';
 import { VirtualClock } from '../model/virtual-clock.ts';
 import { RoomctlService } from '../service.ts';
 import { SimulatedBuilding } from '../../../devices/sim/building.ts';

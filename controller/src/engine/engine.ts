@@ -7,22 +7,22 @@ import type { Clock } from '../model/clock.ts';
 import type { AlertEvent, CheckOutcome, MeetingVerdict } from '../model/events.ts';
 import { seasonAt } from '../model/season.ts';
 import type { Publisher } from '../model/state-publisher.ts';
-import { RoomActions } from './actions.ts';
-import { AlertBook } from './alerts.ts';
-import { runChecks, type StateReader } from './checks.ts';
-import { Closer } from './closing.ts';
-import { DueQueue } from './due-queue.ts';
-import { Enforcer } from './enforcement.ts';
-import { HvacLedger, ThermalLearner } from './optimal-start.ts';
-import { ReadinessBook, type MeetingRecord } from './readiness.ts';
-import { RoomWatch, type RoomPhase } from './room-watch.ts';
-import { Routines, type RoutineTask } from './routines.ts';
-import { SceneRunner, type SceneResult } from './scenes.ts';
-import type { Schedule } from './schedule.ts';
-import { ref, StepRunner, type HvacStrategy, type StepSettings } from './step-runner.ts';
-import { ThermalFile } from './thermal-file.ts';
-import { Timeline } from './timeline.ts';
-import { Waits } from './waits.ts';
+import { RoomActions } from './reconcile/actions.ts';
+import { AlertBook } from './alerts/alert-book.ts';
+import { runChecks, type StateReader } from './readiness/checks.ts';
+import { Closer } from './jobs/closing.ts';
+import { DueQueue } from './timeline/due-queue.ts';
+import { Enforcer } from './reconcile/enforcement.ts';
+import { HvacLedger, ThermalLearner } from './hvac/optimal-start.ts';
+import { ReadinessBook, type MeetingRecord } from './readiness/readiness-book.ts';
+import { RoomWatch, type RoomPhase } from './readiness/room-watch.ts';
+import { Routines, type RoutineTask } from './jobs/routines.ts';
+import { SceneRunner, type SceneResult } from './reconcile/scenes.ts';
+import type { Schedule } from './timeline/schedule.ts';
+import { ref, StepRunner, type HvacStrategy, type StepSettings } from './jobs/step-runner.ts';
+import { ThermalFile } from './hvac/thermal-file.ts';
+import { Timeline } from './timeline/timeline.ts';
+import { Waits } from './timeline/waits.ts';
 
 /**
  * The readiness engine (issue 4): every booked meeting's room prepared in time and
@@ -342,5 +342,5 @@ export class Engine {
 }
 
 export type { HvacStrategy, RoomPhase, SceneResult };
-export { demoColumns } from './demo-columns.ts';
+export { demoColumns } from '../cli/demo-columns.ts';
 

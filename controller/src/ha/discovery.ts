@@ -1,5 +1,5 @@
 import type { Room } from '../config/load.ts';
-import type { RoomPhase } from '../engine/room-watch.ts';
+import type { RoomPhase } from '../engine/readiness/room-watch.ts';
 
 /**
  * Home Assistant MQTT discovery payloads (issue 7): each room appears in Home

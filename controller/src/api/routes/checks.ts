@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { allPass, notPassing } from '../../engine/readiness.ts';
+import { allPass, notPassing } from '../../engine/readiness/readiness-book.ts';
 import type { ApiContext } from '../context.ts';
 import { who } from '../guard.ts';
 import { checkOutcome, errorBody, meetingView, roomParams } from '../schemas.ts';

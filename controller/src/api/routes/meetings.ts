@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { meetingInputSchema } from '../../engine/meetings.ts';
+import { meetingInputSchema } from '../../model/meetings.ts';
 import type { ApiContext } from '../context.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { note, requireRoom, who } from '../guard.ts';

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { silentLogger, type Logger } from '../log.ts';
-import type { Clock } from '../model/clock.ts';
-import type { CheckOutcome, CheckStatus, MeetingLevel, MeetingVerdict } from '../model/events.ts';
-import type { PointValue } from '../model/points.ts';
-import { readJsonWithBackup, writeJsonAtomic } from './atomic-file.ts';
+import { silentLogger, type Logger } from '../../log.ts';
+import type { Clock } from '../../model/clock.ts';
+import type { CheckOutcome, CheckStatus, MeetingLevel, MeetingVerdict } from '../../model/events.ts';
+import type { PointValue } from '../../model/points.ts';
+import { readJsonWithBackup, writeJsonAtomic } from '../timeline/atomic-file.ts';
 
 /**
  * The readiness records (issue item 7): per meeting and check, what each check saw and

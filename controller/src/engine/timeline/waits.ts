@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../model/clock.ts';
+import type { Clock, TimerHandle } from '../../model/clock.ts';
 
 /**
  * Sleeps on the injected clock that stop() can cut short. The engine's procedures

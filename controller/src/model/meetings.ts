@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { formatProblem, problemsFromZod } from '../config/issues.ts';
 import { ErrorCode, RoomctlError } from '../errors.ts';
-import type { MeetingLevel } from '../model/events.ts';
+import type { MeetingLevel } from './events.ts';
 
 export type { MeetingLevel };
 

@@ -1,8 +1,8 @@
-import type { Room } from '../config/load.ts';
-import type { CheckOutcome, CheckStatus, MeetingLevel } from '../model/events.ts';
-import type { ResolvedDevice } from '../model/devices.ts';
-import type { DeviceHealth, PointState, PointValue } from '../model/points.ts';
-import type { Season } from '../model/season.ts';
+import type { Room } from '../../config/load.ts';
+import type { CheckOutcome, CheckStatus, MeetingLevel } from '../../model/events.ts';
+import type { ResolvedDevice } from '../../model/devices.ts';
+import type { DeviceHealth, PointState, PointValue } from '../../model/points.ts';
+import type { Season } from '../../model/season.ts';
 
 /**
  * Readiness checks: pure, named functions of (room state + room definition + meeting +

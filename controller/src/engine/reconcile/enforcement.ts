@@ -1,12 +1,12 @@
-import type { Room } from '../config/load.ts';
-import { ErrorCode, isRoomctlError } from '../errors.ts';
-import { silentLogger, type Logger } from '../log.ts';
-import type { PointWriter } from '../model/adapter.ts';
-import type { EventBus } from '../model/bus.ts';
-import type { Clock } from '../model/clock.ts';
-import type { PointState, PointValue } from '../model/points.ts';
-import type { AlertBook } from './alerts.ts';
-import type { StateReader } from './checks.ts';
+import type { Room } from '../../config/load.ts';
+import { ErrorCode, isRoomctlError } from '../../errors.ts';
+import { silentLogger, type Logger } from '../../log.ts';
+import type { PointWriter } from '../../model/adapter.ts';
+import type { EventBus } from '../../model/bus.ts';
+import type { Clock } from '../../model/clock.ts';
+import type { PointState, PointValue } from '../../model/points.ts';
+import type { AlertBook } from '../alerts/alert-book.ts';
+import type { StateReader } from '../readiness/checks.ts';
 
 /**
  * Carries out the writes of a step and proves them: each write goes through the

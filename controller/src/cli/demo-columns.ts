@@ -1,5 +1,5 @@
 import type { Room } from '../config/load.ts';
-import type { Engine } from './engine.ts';
+import type { Engine } from '../engine/engine.ts';
 
 /**
  * The demo table's extra columns (cli/demo-table.ts `extraColumns`): each room's phase,

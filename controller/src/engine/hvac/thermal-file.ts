@@ -1,6 +1,6 @@
-import type { Logger } from '../log.ts';
-import type { Clock } from '../model/clock.ts';
-import { readJsonWithBackup, writeJsonAtomic } from './atomic-file.ts';
+import type { Logger } from '../../log.ts';
+import type { Clock } from '../../model/clock.ts';
+import { readJsonWithBackup, writeJsonAtomic } from '../timeline/atomic-file.ts';
 import type { ThermalLearner } from './optimal-start.ts';
 
 /**

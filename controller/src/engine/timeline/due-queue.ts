@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../model/clock.ts';
+import type { Clock, TimerHandle } from '../../model/clock.ts';
 
 /**
  * ONE timer structure for every room and meeting: a binary min-heap keyed by due time,

@@ -1,8 +1,8 @@
-import type { Room } from '../config/load.ts';
-import type { ResolvedDevice } from '../model/devices.ts';
-import type { PointValue } from '../model/points.ts';
-import type { StateReader } from './checks.ts';
-import type { WriteRequest } from './enforcement.ts';
+import type { Room } from '../../config/load.ts';
+import type { ResolvedDevice } from '../../model/devices.ts';
+import type { PointValue } from '../../model/points.ts';
+import type { StateReader } from '../readiness/checks.ts';
+import type { WriteRequest } from '../reconcile/enforcement.ts';
 
 /**
  * The points of a room that the procedures act on, found by device kind and point

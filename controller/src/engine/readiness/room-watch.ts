@@ -1,9 +1,9 @@
-import type { Room, Site } from '../config/load.ts';
-import type { EventBus } from '../model/bus.ts';
-import type { Clock } from '../model/clock.ts';
-import type { PointUpdate } from '../model/points.ts';
+import type { Room, Site } from '../../config/load.ts';
+import type { EventBus } from '../../model/bus.ts';
+import type { Clock } from '../../model/clock.ts';
+import type { PointUpdate } from '../../model/points.ts';
 import type { StateReader } from './checks.ts';
-import type { HvacLedger, ThermalLearner } from './optimal-start.ts';
+import type { HvacLedger, ThermalLearner } from '../hvac/optimal-start.ts';
 
 /**
  * What the engine knows about each room between steps, from the room's own point

@@ -1,16 +1,16 @@
-import type { Room, Site } from '../config/load.ts';
-import type { Logger } from '../log.ts';
-import type { EventBus } from '../model/bus.ts';
-import type { Clock } from '../model/clock.ts';
-import type { RoomActions } from './actions.ts';
+import type { Room, Site } from '../../config/load.ts';
+import type { Logger } from '../../log.ts';
+import type { EventBus } from '../../model/bus.ts';
+import type { Clock } from '../../model/clock.ts';
+import type { RoomActions } from '../reconcile/actions.ts';
 import type { Closer, SweepReport } from './closing.ts';
-import type { StateReader } from './checks.ts';
-import type { DueQueue } from './due-queue.ts';
-import { boilers, doorLocks, lightZones } from './room-points.ts';
-import { QUIET_PHASES, type RoomWatch } from './room-watch.ts';
-import type { Schedule } from './schedule.ts';
+import type { StateReader } from '../readiness/checks.ts';
+import type { DueQueue } from '../timeline/due-queue.ts';
+import { boilers, doorLocks, lightZones } from '../intent/room-points.ts';
+import { QUIET_PHASES, type RoomWatch } from '../readiness/room-watch.ts';
+import type { Schedule } from '../timeline/schedule.ts';
 import { equipmentTest, type EquipmentTestResult } from './self-test.ts';
-import { avLeadMinutes } from './steps.ts';
+import { avLeadMinutes } from '../intent/steps.ts';
 
 /**
  * The site's daily and weekly routines, at configured times in the site's time zone

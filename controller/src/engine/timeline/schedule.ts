@@ -1,8 +1,8 @@
-import { ErrorCode, RoomctlError } from '../errors.ts';
-import { silentLogger, type Logger } from '../log.ts';
-import type { Clock } from '../model/clock.ts';
+import { ErrorCode, RoomctlError } from '../../errors.ts';
+import { silentLogger, type Logger } from '../../log.ts';
+import type { Clock } from '../../model/clock.ts';
 import { readScheduleFile, writeScheduleFile } from './schedule-file.ts';
-import { checkTimes, iso, overlaps, parseMeetingInput, type Meeting, type MeetingRequest } from './meetings.ts';
+import { checkTimes, iso, overlaps, parseMeetingInput, type Meeting, type MeetingRequest } from '../../model/meetings.ts';
 
 /**
  * The booked meetings of a site: added, moved and cancelled at any time, one booking

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { readJsonWithBackup, writeJsonAtomic } from './atomic-file.ts';
-import { MEETING_LEVELS, type Meeting } from './meetings.ts';
+import { MEETING_LEVELS, type Meeting } from '../../model/meetings.ts';
 
 /**
  * The schedule's file: `{ version: 1, meetings: [...] }`, each meeting with the names of

@@ -1,24 +1,24 @@
-import type { Room } from '../config/load.ts';
-import type { Logger } from '../log.ts';
-import type { EventBus } from '../model/bus.ts';
-import type { Clock } from '../model/clock.ts';
-import type { MeetingVerdict } from '../model/events.ts';
-import type { RoomActions } from './actions.ts';
-import type { AlertBook } from './alerts.ts';
-import type { StateReader } from './checks.ts';
+import type { Room } from '../../config/load.ts';
+import type { Logger } from '../../log.ts';
+import type { EventBus } from '../../model/bus.ts';
+import type { Clock } from '../../model/clock.ts';
+import type { MeetingVerdict } from '../../model/events.ts';
+import type { RoomActions } from '../reconcile/actions.ts';
+import type { AlertBook } from '../alerts/alert-book.ts';
+import type { StateReader } from '../readiness/checks.ts';
 import type { Closer } from './closing.ts';
-import type { Meeting } from './meetings.ts';
-import type { HvacLedger, ThermalLearner } from './optimal-start.ts';
-import { decideStart, type HvacStrategy } from './hvac-start.ts';
-import { allPass, type MeetingRef, type ReadinessBook } from './readiness.ts';
-import { displays, doorLocks, freshAir, freshAirSpeeds, good, hvacUnits, lightZones, meetingLights, mics, roomCo2, roomTemperature } from './room-points.ts';
-import type { RoomWatch } from './room-watch.ts';
-import type { SceneRunner } from './scenes.ts';
-import type { Schedule } from './schedule.ts';
+import type { Meeting } from '../../model/meetings.ts';
+import type { HvacLedger, ThermalLearner } from '../hvac/optimal-start.ts';
+import { decideStart, type HvacStrategy } from '../hvac/hvac-start.ts';
+import { allPass, type MeetingRef, type ReadinessBook } from '../readiness/readiness-book.ts';
+import { displays, doorLocks, freshAir, freshAirSpeeds, good, hvacUnits, lightZones, meetingLights, mics, roomCo2, roomTemperature } from '../intent/room-points.ts';
+import type { RoomWatch } from '../readiness/room-watch.ts';
+import type { SceneRunner } from '../reconcile/scenes.ts';
+import type { Schedule } from '../timeline/schedule.ts';
 import { equipmentTest } from './self-test.ts';
-import { avLeadMinutes, type Step } from './steps.ts';
-import type { Timeline } from './timeline.ts';
-import { Stopped, type Waits } from './waits.ts';
+import { avLeadMinutes, type Step } from '../intent/steps.ts';
+import type { Timeline } from '../timeline/timeline.ts';
+import { Stopped, type Waits } from '../timeline/waits.ts';
 
 /**
  * Carries out each timeline step on the room's devices (PROCEDURES.md):

@@ -1,14 +1,14 @@
-import type { Room } from '../config/load.ts';
-import type { EventBus } from '../model/bus.ts';
-import type { Clock } from '../model/clock.ts';
-import type { CheckOutcome, CheckStatus } from '../model/events.ts';
-import type { PointValue } from '../model/points.ts';
-import type { RoomActions } from './actions.ts';
-import type { StateReader } from './checks.ts';
-import type { WriteRequest } from './enforcement.ts';
-import type { MeetingRef, ReadinessBook } from './readiness.ts';
-import type { RoomWatch } from './room-watch.ts';
-import { boilers, displays, doorContacts, doorLocks, freshAir, good, hvacUnits, lightZones, masterMutes, windowContacts } from './room-points.ts';
+import type { Room } from '../../config/load.ts';
+import type { EventBus } from '../../model/bus.ts';
+import type { Clock } from '../../model/clock.ts';
+import type { CheckOutcome, CheckStatus } from '../../model/events.ts';
+import type { PointValue } from '../../model/points.ts';
+import type { RoomActions } from '../reconcile/actions.ts';
+import type { StateReader } from '../readiness/checks.ts';
+import type { WriteRequest } from '../reconcile/enforcement.ts';
+import type { MeetingRef, ReadinessBook } from '../readiness/readiness-book.ts';
+import type { RoomWatch } from '../readiness/room-watch.ts';
+import { boilers, displays, doorContacts, doorLocks, freshAir, good, hvacUnits, lightZones, masterMutes, windowContacts } from '../intent/room-points.ts';
 
 /**
  * Closing and energy (P7, P8): shutting a room down and proving it is shut.

@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { silentLogger, type Logger } from '../log.ts';
-import type { EventBus } from '../model/bus.ts';
-import type { Clock } from '../model/clock.ts';
-import type { AlertEvent, CheckOutcome } from '../model/events.ts';
-import type { PointValue } from '../model/points.ts';
-import { readJsonWithBackup, writeJsonAtomic } from './atomic-file.ts';
+import { silentLogger, type Logger } from '../../log.ts';
+import type { EventBus } from '../../model/bus.ts';
+import type { Clock } from '../../model/clock.ts';
+import type { AlertEvent, CheckOutcome } from '../../model/events.ts';
+import type { PointValue } from '../../model/points.ts';
+import { readJsonWithBackup, writeJsonAtomic } from '../timeline/atomic-file.ts';
 
 /**
  * The alert book: an alert per (room, check, meeting) is raised once when the check

@@ -1,10 +1,10 @@
-import type { Room } from '../config/load.ts';
-import { silentLogger, type Logger } from '../log.ts';
-import type { Clock } from '../model/clock.ts';
+import type { Room } from '../../config/load.ts';
+import { silentLogger, type Logger } from '../../log.ts';
+import type { Clock } from '../../model/clock.ts';
 import { DueQueue, type DueQueueStats } from './due-queue.ts';
-import type { Meeting } from './meetings.ts';
+import type { Meeting } from '../../model/meetings.ts';
 import type { Schedule, ScheduleChange } from './schedule.ts';
-import { earliestStepTime, planMeeting, type MeetingPlan, type Step } from './steps.ts';
+import { earliestStepTime, planMeeting, type MeetingPlan, type Step } from '../intent/steps.ts';
 
 /**
  * Keeps every scheduled meeting's steps in the one DueQueue and hands each step to the

@@ -1,9 +1,9 @@
-import type { Room } from '../config/load.ts';
-import type { EventBus } from '../model/bus.ts';
-import type { Clock } from '../model/clock.ts';
-import type { PointValue } from '../model/points.ts';
+import type { Room } from '../../config/load.ts';
+import type { EventBus } from '../../model/bus.ts';
+import type { Clock } from '../../model/clock.ts';
+import type { PointValue } from '../../model/points.ts';
 import type { Enforcer, WriteContext } from './enforcement.ts';
-import type { Waits } from './waits.ts';
+import type { Waits } from '../timeline/waits.ts';
 
 /**
  * Applies a room's scenes (config `rooms[].scenes`): the steps in order, `wait_ms` on

@@ -1,11 +1,11 @@
-import type { Room } from '../config/load.ts';
-import type { CheckOutcome } from '../model/events.ts';
-import type { RoomActions } from './actions.ts';
-import type { CheckName } from './checks.ts';
-import type { WriteRequest } from './enforcement.ts';
-import type { MeetingRef } from './readiness.ts';
-import { allPass } from './readiness.ts';
-import { displays, freshAir, lightZones, meetingLights } from './room-points.ts';
+import type { Room } from '../../config/load.ts';
+import type { CheckOutcome } from '../../model/events.ts';
+import type { RoomActions } from '../reconcile/actions.ts';
+import type { CheckName } from '../readiness/checks.ts';
+import type { WriteRequest } from '../reconcile/enforcement.ts';
+import type { MeetingRef } from '../readiness/readiness-book.ts';
+import { allPass } from '../readiness/readiness-book.ts';
+import { displays, freshAir, lightZones, meetingLights } from '../intent/room-points.ts';
 
 /**
  * The full equipment check: a device is proven by making it work, not by reading

@@ -1,15 +1,15 @@
-import type { Room, Site } from '../config/load.ts';
-import type { Logger } from '../log.ts';
-import type { EventBus } from '../model/bus.ts';
-import type { Clock } from '../model/clock.ts';
-import type { CheckOutcome } from '../model/events.ts';
-import { comfortBand, seasonAt } from '../model/season.ts';
-import type { AlertBook } from './alerts.ts';
-import { runChecks, type CheckName, type CheckSet, type StateReader } from './checks.ts';
+import type { Room, Site } from '../../config/load.ts';
+import type { Logger } from '../../log.ts';
+import type { EventBus } from '../../model/bus.ts';
+import type { Clock } from '../../model/clock.ts';
+import type { CheckOutcome } from '../../model/events.ts';
+import { comfortBand, seasonAt } from '../../model/season.ts';
+import type { AlertBook } from '../alerts/alert-book.ts';
+import { runChecks, type CheckName, type CheckSet, type StateReader } from '../readiness/checks.ts';
 import type { Enforcer, WriteContext, WriteOutcome, WriteRequest } from './enforcement.ts';
-import type { ReadinessBook, MeetingRef } from './readiness.ts';
-import { deviceOf, deviceOnline, good, hvacUnits, masterMutes, mics } from './room-points.ts';
-import type { Waits } from './waits.ts';
+import type { ReadinessBook, MeetingRef } from '../readiness/readiness-book.ts';
+import { deviceOf, deviceOnline, good, hvacUnits, masterMutes, mics } from '../intent/room-points.ts';
+import type { Waits } from '../timeline/waits.ts';
 
 /**
  * The building blocks every procedure is made of: proven writes (grouped per device,

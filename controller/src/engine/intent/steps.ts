@@ -1,7 +1,7 @@
-import type { Room } from '../config/load.ts';
-import type { Policy } from '../config/policy-schema.ts';
-import type { Meeting } from './meetings.ts';
-import { MAX_PRECONDITION_MINUTES } from './optimal-start.ts';
+import type { Room } from '../../config/load.ts';
+import type { Policy } from '../../config/policy-schema.ts';
+import type { Meeting } from '../../model/meetings.ts';
+import { MAX_PRECONDITION_MINUTES } from '../hvac/optimal-start.ts';
 
 /**
  * Expands one meeting into its timed steps, from its room's policy (PROCEDURES.md).
