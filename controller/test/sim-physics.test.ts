@@ -9,9 +9,15 @@ import { CommandRouter } from '../src/model/commands.ts';
 import type { PointUpdate, PointValue } from '../src/model/points.ts';
 import { RoomStateStore } from '../src/model/room-state.ts';
 import { VirtualClock } from '../src/model/virtual-clock.ts';
+import { loadConfigFile } from '../src/config/load.ts';
 import { SimulatedBuilding, listFaults, sendFault } from '../../devices/sim/building.ts';
 import { deliveryWatch, freePort, quietSettle } from '../../devices/sim/harness.ts';
-import { simulationStart } from '../../devices/sim/meetings.ts';
+import { meetingsOfDay, simulationOf, simulationStart } from '../../devices/sim/meetings.ts';
+import { CHARGE_DOCKED, DRAIN_MUTED, DRAIN_UNMUTED, Dsp, LOW_BATTERY, START_BATTERY } from '../../devices/sim/mics.ts';
+import { OccupancyModel } from '../../devices/sim/occupancy.ts';
+import { Rng } from '../../devices/sim/random.ts';
+import { RoomSim } from '../../devices/sim/room-sim.ts';
+import { OutdoorWeather } from '../../devices/sim/thermal.ts';
 import { siteFromYaml } from './helpers/site.ts';
 import { waitFor } from './helpers/wait.ts';
 
@@ -296,17 +302,21 @@ describe('simulated microphones', () => {
     expect(rig.good('R1', 'audio.mic.2.mute')).toBe(false);
   });
 
-  it('drains a wireless microphone battery while it is in use, and a flat one produces no level', { timeout: 120_000 }, async () => {
+  it('drains a worn battery (fault low_mic_battery) while the mic is in use, never charges it, and a flat one produces no level', { timeout: 120_000 }, async () => {
     const rig = await startRig(MIC_ROOM);
     rig.sim.injectFault('R1', 'low_mic_battery'); // the first wireless mic: 4
+    await rig.advance(10 * MINUTE); // muted, no meeting: docked, yet the worn battery takes no charge
+    expect(rig.good('R1', 'audio.mic.4.battery')).toBe(LOW_BATTERY);
     await rig.write('R1', 'audio.mic.4.mute', false);
     await rig.write('R1', 'audio.mic.4.test', true);
     const flat = await playUntil(rig, () => rig.good('R1', 'audio.mic.4.battery') === 0, 3 * 60 * MINUTE, 5 * MINUTE);
-    expect(flat).toBeDefined();
+    // 12 % at 10 %/h: flat after 72 minutes of use.
+    expect(flat).toBeGreaterThanOrEqual(70 * MINUTE);
+    expect(flat).toBeLessThanOrEqual(75 * MINUTE);
     await rig.advance(10 * MINUTE);
 
     const battery = numbers(rig.eventsOf('R1', 'audio.mic.4.battery'));
-    expect(battery).toContain(12);
+    expect(battery).toContain(LOW_BATTERY);
     expect(battery).toEqual([...battery].sort((a, b) => b - a)); // only ever goes down
     expect(battery.at(-1)).toBe(0);
     const flatAt = rig.eventsOf('R1', 'audio.mic.4.battery').find((e) => e.value === 0)!.ts;
@@ -323,6 +333,86 @@ describe('simulated microphones', () => {
     await rig.advance(MINUTE);
     expect(rig.good('R1', 'audio.mic.4.battery')).toBe(100);
     expect(typeof rig.good('R1', 'audio.mic.4.level')).toBe('number');
+  });
+
+  it('drains a wireless microphone about 10 %/h unmuted, next to nothing muted in a meeting, and charges it at 40 %/h in the dock', { timeout: 120_000 }, async () => {
+    expect(100 / DRAIN_UNMUTED, 'hours of talk time on a full battery').toBeGreaterThanOrEqual(8);
+    expect(100 / DRAIN_UNMUTED).toBeLessThanOrEqual(10);
+    const rig = await startRig(MIC_ROOM); // 07:00; the meeting is 07:45–08:45
+    const start = rig.good('R1', 'audio.mic.4.battery') as number;
+    expect(start).toBeGreaterThanOrEqual(START_BATTERY.min);
+    expect(start).toBeLessThanOrEqual(START_BATTERY.max);
+    const battery = () => rig.good('R1', 'audio.mic.4.battery') as number;
+
+    // 07:00–08:00 unmuted: -10 (the DSP reports whole percent, rounded up).
+    await rig.write('R1', 'audio.mic.4.mute', false);
+    await rig.advance(60 * MINUTE);
+    const unmuted = start - DRAIN_UNMUTED;
+    expect(battery()).toBeGreaterThanOrEqual(unmuted);
+    expect(battery()).toBeLessThanOrEqual(unmuted + 1);
+
+    // 08:00–08:40 muted on the table during the meeting: a third of 0.5 %.
+    await rig.write('R1', 'audio.mic.4.mute', true);
+    await rig.advance(40 * MINUTE);
+    const muted = unmuted - (DRAIN_MUTED * 40) / 60;
+    expect(battery()).toBeGreaterThanOrEqual(Math.floor(muted));
+    expect(battery()).toBeLessThanOrEqual(Math.ceil(muted) + 1);
+
+    // 08:45 the meeting is over: muted, not under test, nothing booked = in the dock. 08:45–09:15: +20.
+    await rig.advance(35 * MINUTE);
+    const docked = Math.min(100, muted - (DRAIN_MUTED * 5) / 60 + (CHARGE_DOCKED * 30) / 60);
+    expect(battery()).toBeGreaterThanOrEqual(Math.floor(docked));
+    expect(battery()).toBeLessThanOrEqual(Math.min(100, Math.ceil(docked) + 1));
+    await rig.advance(60 * MINUTE);
+    expect(battery()).toBe(100);
+    const after = rig.eventsOf('R1', 'audio.mic.4.battery').filter((e) => e.ts >= simulationStart(rig.site) + 105 * MINUTE);
+    expect(numbers(after)).toEqual([...numbers(after)].sort((a, b) => a - b)); // in the dock it only goes up
+    // Under test while muted is not in the dock either (a test tone needs the mic out).
+    const dsp = rig.sim.rooms[0]!.models.find((m): m is Dsp => m instanceof Dsp)!;
+    expect(dsp.docked({ ...dsp.mics.get('4')!, testing: true })).toBe(false);
+  });
+
+  it('keeps every wireless microphone of the demo day above the low-battery threshold, even starting at 80 % and unmuted well before and after each meeting', () => {
+    const load = loadConfigFile('config/demo.yaml');
+    const site = load.site!;
+    const sim = simulationOf(site);
+    const day = sim.day!;
+    const start = simulationStart(site);
+    const meetings = meetingsOfDay(site, day);
+    const rng = new Rng(sim.seed);
+    const weather = new OutdoorWeather(sim.climate, site.config.site.timezone, rng.fork('weather'));
+    const occupancy = new OccupancyModel(meetings, rng.fork('occupancy'));
+    const noFaults = { has: () => false };
+    let checked = 0;
+    for (const room of site.rooms) {
+      const wireless = (sim.rooms[room.id]?.wireless_mics ?? []).map(String);
+      if (wireless.length === 0) continue;
+      const roomSim = new RoomSim(room, sim.rooms[room.id] ?? {}, rng.fork(`room:${room.id}`), noFaults, weather, occupancy, start);
+      roomSim.prime(start);
+      const dsp = roomSim.models.find((m): m is Dsp => m instanceof Dsp)!;
+      for (const ch of wireless) dsp.mics.get(ch)!.battery = START_BATTERY.min;
+      // More than the engine does: unmuted and under test from 15 minutes before the AV
+      // step (T-2 h for vip3, P12; else the policy's av lead) until half an hour after the end.
+      const p = room.policy;
+      const windows = meetings
+        .filter((m) => m.room === room.id)
+        .map((m) => [m.start - ((m.level === 'vip3' ? p.lead_minutes.vip3 : p.lead_minutes.av) + 15) * MINUTE, m.end + 30 * MINUTE] as const);
+      const inUse = (t: number) => windows.some(([a, b]) => a <= t && t < b);
+      let lowest = 100;
+      for (let t = start; t < start + 12 * 60 * MINUTE; t += 10_000) {
+        const on = inUse(t);
+        for (const ch of wireless) {
+          dsp.write(`mic.${ch}.mute`, !on);
+          dsp.write(`mic.${ch}.test`, on);
+        }
+        roomSim.tick(t + 10_000, 10);
+        for (const ch of wireless) lowest = Math.min(lowest, dsp.read(`mic.${ch}.battery`) as number);
+      }
+      expect(lowest, `${room.id}: lowest battery of the day`).toBeGreaterThanOrEqual(p.mic.min_battery_pct + 5);
+      expect(lowest, `${room.id}: the mics were used`).toBeLessThan(75);
+      checked++;
+    }
+    expect(checked).toBe(4);
   });
 });
 

@@ -10,14 +10,26 @@ import { BaseDevice, channelsOf, type RoomEnvironment } from './sim-device.ts';
  * (a tone at about -20 dBFS) or someone is speaking into it during a meeting
  * (speech around -32 dBFS, now and then). Otherwise the DSP reports no level for
  * it at all. A dead mic (fault `dead_mic`) or a wireless mic with a flat battery
- * never produces one. Wireless batteries drain while the mic is on, much faster
- * when unmuted; fault `low_mic_battery` puts a nearly empty one in, clearing it
- * swaps in a charged one.
+ * never produces one.
+ *
+ * Wireless batteries behave like real handhelds: about ten hours of talk time
+ * unmuted (DRAIN_UNMUTED), next to nothing while muted on the table during a
+ * meeting or a test (DRAIN_MUTED), and back in the charging dock otherwise. The
+ * dsp-mqtt profile has no charger or power point, so "docked" is inferred: muted,
+ * not under test and no meeting booked in the room now; a docked mic charges at
+ * CHARGE_DOCKED up to 100 %. They start the day at 80–100 %. Fault
+ * `low_mic_battery` puts in a worn-out, nearly flat battery that no longer takes
+ * a charge (so it runs out when used); clearing it swaps in a charged one.
  */
 
-/** Battery drain per hour, % — unmuted (in use) vs muted (on standby). */
-const DRAIN_IN_USE = 12;
-const DRAIN_STANDBY = 1.5;
+/** Battery, % per hour: unmuted (transmitting), muted on the table, charging in the dock. */
+export const DRAIN_UNMUTED = 10;
+export const DRAIN_MUTED = 0.5;
+export const CHARGE_DOCKED = 40;
+/** A wireless mic's battery at the start of the simulated day: uniform in this range, whole percent. */
+export const START_BATTERY = { min: 80, max: 100 } as const;
+/** What fault `low_mic_battery` leaves in the mic, %. */
+export const LOW_BATTERY = 12;
 const TEST_TONE_DBFS = -20;
 const SPEECH_DBFS = -32;
 
@@ -44,7 +56,7 @@ export class Dsp extends BaseDevice {
     super(device, env);
     channelsOf(device, /^mic\.([a-z0-9_]+)\.level$/).forEach((ch, i) => {
       const wireless = wirelessChannels.includes(ch);
-      this.mics.set(ch, { wireless, battery: wireless ? Math.round(rng.range(55, 100)) : 100, muted: true, testing: false, level: undefined, talkChance: i === 0 ? 0.4 : 0.15 });
+      this.mics.set(ch, { wireless, battery: wireless ? Math.round(rng.range(START_BATTERY.min, START_BATTERY.max)) : 100, muted: true, testing: false, level: undefined, talkChance: i === 0 ? 0.4 : 0.15 });
     });
   }
 
@@ -90,7 +102,7 @@ export class Dsp extends BaseDevice {
       // Draw the same numbers every tick whatever the state, so runs stay aligned.
       const talk = this.rng.float();
       const noise = this.rng.gauss(1);
-      if (mic.wireless && this.alive(ch, mic)) mic.battery = Math.max(0, mic.battery - ((mic.muted ? DRAIN_STANDBY : DRAIN_IN_USE) * dtS) / 3600);
+      if (mic.wireless) mic.battery = this.nextBattery(ch, mic, dtS);
       if (!this.sounding(ch, mic)) mic.level = undefined;
       else if (mic.testing) mic.level = round(TEST_TONE_DBFS + noise * 1.5);
       else if (this.env.inSession && talk < mic.talkChance) mic.level = round(SPEECH_DBFS + noise * 5);
@@ -101,7 +113,19 @@ export class Dsp extends BaseDevice {
   /** Fault injected: a nearly flat battery goes in. */
   lowBattery(ch: string): void {
     const mic = this.mics.get(ch);
-    if (mic?.wireless) mic.battery = Math.min(mic.battery, 12);
+    if (mic?.wireless) mic.battery = Math.min(mic.battery, LOW_BATTERY);
+  }
+
+  /** In the dock: muted, not under test, no meeting booked in the room now. */
+  docked(mic: Mic): boolean {
+    return mic.muted && !mic.testing && !this.env.meetingNow;
+  }
+
+  private nextBattery(ch: string, mic: Mic, dtS: number): number {
+    const hours = dtS / 3600;
+    if (this.docked(mic)) return this.fault('low_mic_battery', ch) ? mic.battery : Math.min(100, mic.battery + CHARGE_DOCKED * hours);
+    if (mic.battery <= 0) return 0;
+    return Math.max(0, mic.battery - (mic.muted ? DRAIN_MUTED : DRAIN_UNMUTED) * hours);
   }
 
   /** Fault cleared: a charged battery goes in. */

@@ -31,7 +31,7 @@ export class RoomSim {
   ) {
     const params = roomParams(room.capacity, settings, rng.fork('params'));
     this.air = new RoomAir(params, weather.coreAt(now), OUTDOOR_CO2_PPM + 30);
-    this.env = { roomId: room.id, capacity: room.capacity, air: this.air, faults, now, outdoorC: weather.temperatureAt(now), people: 0, movements: 0, inSession: false };
+    this.env = { roomId: room.id, capacity: room.capacity, air: this.air, faults, now, outdoorC: weather.temperatureAt(now), people: 0, movements: 0, inSession: false, meetingNow: false };
     this.wirelessMics = (settings.wireless_mics ?? []).map(String);
     const fcus = room.devices.filter((d) => d.profile.kind === 'hvac').length;
     const faus = room.devices.filter((d) => d.profile.kind === 'fresh_air').length;
@@ -113,7 +113,8 @@ export class RoomSim {
     env.outdoorC = this.weather.temperatureAt(now);
     env.people = this.occupancy.peopleAt(this.room.id, now);
     env.movements = this.occupancy.movementsBetween(this.room.id, now - dtS * 1000, now);
-    env.inSession = env.people > 0 && this.occupancy.meetingAt(this.room.id, now) !== undefined;
+    env.meetingNow = this.occupancy.meetingAt(this.room.id, now) !== undefined;
+    env.inSession = env.people > 0 && env.meetingNow;
     for (const m of this.models) m.tick(dtS);
 
     let hvacW = 0;

@@ -43,6 +43,8 @@ export interface RoomEnvironment {
   movements: number;
   /** A meeting is in progress and people are in the room: someone may be speaking. */
   inSession: boolean;
+  /** A meeting is booked for now (start ≤ now < end), whether or not anyone came. */
+  meetingNow: boolean;
 }
 
 /** The point key of a resolved point within its device: `audio.mic.3.level` → `mic.3.level`. */
