@@ -46,13 +46,14 @@ const sim = program.command('sim').description('the simulated building');
 
 sim
   .command('fault')
-  .description('inject (or --clear) a fault in a running simulated building, e.g. dead_mic:2, fcu_offline, door_left_open')
-  .argument('<room>', 'room id, e.g. 3F-301')
-  .argument('<kind>', 'fault kind (roomctl sim fault --list shows them)')
+  .description('inject (or --clear) a fault in a running simulated building, e.g. dead_mic:2, fcu_offline, door_left_open, device_reboot:display')
+  .argument('[room]', 'room id, e.g. 3F-301')
+  .argument('[kind]', 'fault kind (roomctl sim fault --list shows them)')
   .option('--clear', 'clear the fault instead')
+  .option('--list', 'list the fault kinds and what each does')
   .option('-c, --config <file>', 'site configuration of the running simulation (for its control port)')
   .option('--url <url>', 'the simulator control API (default http://127.0.0.1:<simulation.control_port>)')
-  .action(async (room: string, kind: string, opts: { clear?: boolean; config?: string; url?: string }) => {
+  .action(async (room: string | undefined, kind: string | undefined, opts: { clear?: boolean; config?: string; url?: string; list?: boolean }) => {
     const { simFaultCommand } = await import('./sim-fault.ts');
     process.exitCode = await simFaultCommand(room, kind, opts);
   });
