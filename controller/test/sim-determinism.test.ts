@@ -13,6 +13,7 @@ import { SimulatedBuilding, type SimHistory } from '../../devices/sim/building.t
 import { deliveryWatch, freePort, quietSettle } from '../../devices/sim/harness.ts';
 import { simulationStart } from '../../devices/sim/meetings.ts';
 import { siteFromYaml } from './helpers/site.ts';
+import { waitFor } from './helpers/wait.ts';
 
 /**
  * Virtual time and determinism (issue 3): the controller and the simulated
@@ -197,7 +198,12 @@ async function playDay(site: Site, seed?: number): Promise<Run> {
   await write('R-20', 'lights.main.on', true);
   await write('R-20', 'lights.main.level', 80);
   await write('R-8', 'audio.mic.1.mute', false);
-  await clock.advance(50 * MINUTE, settle); // 08:25
+  await clock.advance(MINUTE, settle); // 07:36: the display loses power for 90 s and comes back off
+  sim.injectFault('R-20', 'device_reboot:display');
+  // The broker's last will reaches the controller in real time: wait for it with the clock still.
+  await waitFor(() => store.deviceHealth('R-20', 'display')?.online === false, 10_000, 'the display offline');
+  await settle();
+  await clock.advance(49 * MINUTE, settle); // 08:25
   await write('R-20', 'lights.main.on', false);
   await clock.advance(MINUTE, settle);
 
@@ -219,6 +225,13 @@ describe('simulated building determinism', () => {
     expect(first.traffic.commands).toBeGreaterThan(10);
     expect(first.controller['R-8/occupancy.count']!.map(([, v]) => v)).toContain(6);
     expect(first.controller['R-20/audio.mic.1.level']!.some(([, v]) => typeof v === 'number')).toBe(true);
+    // The display's reboot at 07:36: on, offline for 90 s, back with its factory state (off).
+    const reboot = simulationStart(site) + 36 * MINUTE;
+    expect(first.controller['R-20/display.power']!.filter(([t]) => t >= reboot).map(([t, v, q]) => [(t - reboot) / 1000, v, q])).toEqual([
+      [0, true, 'offline'],
+      [90, false, 'good'],
+    ]);
+    expect(first.sim['R-20/display.power']!.filter(([t]) => t >= reboot)).toEqual([[reboot, false]]);
 
     expect(Object.keys(second.sim).sort()).toEqual(Object.keys(first.sim).sort());
     for (const key of Object.keys(first.sim)) expect(second.sim[key], `simulator history of ${key}`).toEqual(first.sim[key]);

@@ -1,5 +1,5 @@
 import type { Site } from '../../controller/src/config/load.ts';
-import { every, type Clock } from '../../controller/src/model/clock.ts';
+import { every, type Clock, type TimerHandle } from '../../controller/src/model/clock.ts';
 import type { PointValue } from '../../controller/src/model/points.ts';
 import { silentLogger, type Logger } from '../../controller/src/log.ts';
 import { SimControlApi } from './control-api.ts';
@@ -79,6 +79,8 @@ export class SimulatedBuilding {
   private history: SimHistory = {};
   private lastRecorded = new Map<string, PointValue | null>();
   private pendingOffline: Promise<void>[] = [];
+  /** Devices rebooting (fault device_reboot), by `room/device`: the timer that brings each back. */
+  private reboots = new Map<string, TimerHandle>();
   private weather: OutdoorWeather;
   private log: Logger;
   private tickMs: number;
@@ -128,6 +130,8 @@ export class SimulatedBuilding {
   async stop(): Promise<void> {
     this.stopTicks?.();
     this.stopTicks = undefined;
+    for (const timer of this.reboots.values()) this.options.clock.clearTimeout(timer);
+    this.reboots.clear();
     await Promise.allSettled(this.pendingOffline);
     await this.api?.stop();
     this.api = undefined;
@@ -137,19 +141,56 @@ export class SimulatedBuilding {
     this.gateways = [];
   }
 
-  /** Injects (or clears) a fault: `kind` may carry a target, e.g. `dead_mic:2`. Throws FaultError on bad input. */
+  /**
+   * Injects (or clears) a fault: `kind` may carry a target, e.g. `dead_mic:2`. Throws FaultError on bad input.
+   * `device_reboot` clears itself when the device is back (fault.until); clearing it
+   * earlier brings the device back at once, clearing it after is a no-op.
+   */
   injectFault(room: string, kind: string, clear = false): ActiveFault {
     const now = this.options.clock.now();
-    const fault = this.faultBook.set(room, kind, clear, now);
+    const { fault, changed } = this.faultBook.set(room, kind, clear, now);
     const roomSim = this.rooms.find((r) => r.room.id === room)!;
     if (fault.kind === 'low_mic_battery') for (const m of roomSim.models) if (m instanceof Dsp) clear ? m.swapBattery(fault.target) : m.lowBattery(fault.target);
-    if (fault.kind === 'device_offline') {
-      const link = this.links.find((l) => l.model.device.room === room && l.model.device.name === fault.target);
-      if (link) this.pendingOffline.push(link.setOffline(!clear, now).catch((err) => this.log.warn({ err }, 'simulated device reconnect failed')));
+    if (fault.kind === 'device_offline') this.setLinkOffline(room, fault.target, !clear, now);
+    if (fault.kind === 'device_reboot' && changed) {
+      if (clear) this.powerBack(roomSim, fault.target, now);
+      else this.powerLoss(roomSim, fault, now);
     }
     this.log.info({ room, kind: fault.kind, target: fault.target, clear }, clear ? 'fault cleared' : 'fault injected');
     this.afterChange(now);
     return fault;
+  }
+
+  /** device_reboot: the device goes dark and forgets what it was told; it comes back at fault.until. */
+  private powerLoss(roomSim: RoomSim, fault: ActiveFault, now: number): void {
+    roomSim.model(fault.target)?.reboot?.();
+    this.setLinkOffline(fault.room, fault.target, true, now);
+    const key = `${fault.room}/${fault.target}`;
+    this.reboots.set(
+      key,
+      this.options.clock.setTimeout(() => {
+        this.reboots.delete(key);
+        this.injectFault(fault.room, `device_reboot:${fault.target}`, true);
+      }, (fault.until ?? now) - now),
+    );
+  }
+
+  /** device_reboot over: the device boots with its factory state and answers (Modbus) or reconnects (MQTT) again. */
+  private powerBack(roomSim: RoomSim, device: string, now: number): void {
+    const key = `${roomSim.room.id}/${device}`;
+    const timer = this.reboots.get(key);
+    if (timer) this.options.clock.clearTimeout(timer);
+    this.reboots.delete(key);
+    roomSim.model(device)?.reboot?.();
+    this.links.find((l) => l.model.device.room === roomSim.room.id && l.model.device.name === device)?.forgetCommands();
+    this.setLinkOffline(roomSim.room.id, device, false, now);
+  }
+
+  private setLinkOffline(room: string, device: string, offline: boolean, now: number): void {
+    const link = this.links.find((l) => l.model.device.room === room && l.model.device.name === device);
+    // Still dark while another fault holds it down (device_offline and device_reboot on one device).
+    const held = this.faultBook.has(room, 'device_offline', device) || this.faultBook.has(room, 'device_reboot', device);
+    if (link) this.pendingOffline.push(link.setOffline(offline || held, now).catch((err) => this.log.warn({ err }, 'simulated device reconnect failed')));
   }
 
   faults(): ActiveFault[] {
@@ -238,7 +279,7 @@ export class SimulatedBuilding {
         const name = m.device.name;
         gw.units.set(mb.unit, {
           map: new RegisterMap(m, () => this.record(this.options.clock.now())),
-          silent: () => this.faultBook.has(room, 'fcu_offline', name) || this.faultBook.has(room, 'device_offline', name),
+          silent: () => this.faultBook.has(room, 'fcu_offline', name) || this.faultBook.has(room, 'device_offline', name) || this.faultBook.has(room, 'device_reboot', name),
         });
       }
     for (const { host, port, units } of byLink.values()) {

@@ -5,11 +5,12 @@ import { channelsOf, type FaultView } from './sim-device.ts';
  * Faults the simulated building can be given, from the CLI (`roomctl sim fault
  * ROOM KIND [--clear]`), its HTTP control API or a test. A kind may name its
  * target after a colon: `dead_mic:3`, `fcu_offline:hvac2`, `lights_stuck_on:board`;
- * without one it takes the default below.
+ * without one it takes the default below. `device_reboot` also takes how long the
+ * device stays dark, in seconds: `device_reboot:display:30`.
  */
 export const FAULT_KINDS = {
   dead_mic: 'a microphone produces no level at all (target: mic channel; default the first)',
-  low_mic_battery: 'a wireless microphone gets a nearly flat battery that then runs out (target: mic channel; default the first wireless one); clearing swaps in a charged one',
+  low_mic_battery: 'a wireless microphone gets a worn, nearly flat battery (12 %) that takes no charge and runs out in use (target: mic channel; default the first wireless one); clearing swaps in a charged one',
   fcu_ignores_setpoint: 'a fan-coil unit acknowledges setpoints but keeps controlling to its old one (target: device; default the first FCU)',
   fcu_offline: 'a fan-coil unit stops answering Modbus (target: device; default the first FCU)',
   lights_stuck_on: 'a lighting relay is stuck on (target: zone; default every zone)',
@@ -18,7 +19,12 @@ export const FAULT_KINDS = {
   sensor_garbage: 'a sensor publishes garbage: broken JSON, wrong types, impossible values (target: device; default the CO2 sensor, else the occupancy sensor)',
   window_left_open: 'a window is left open (target: device; default the window)',
   device_offline: 'a device drops off the network: no Modbus answers, or its MQTT connection is lost (target: device; required)',
+  device_reboot:
+    'a device loses power: offline for a while (default 90 s, device_reboot:<device>:<seconds>), then back with its factory state: power off, factory setpoint, displays and lights off, DSP muted; clears itself once back (target: any device; default the first FCU)',
 } as const;
+
+/** How long a `device_reboot` keeps the device dark when no duration is given, ms of clock time. */
+export const REBOOT_DEFAULT_MS = 90_000;
 
 export type FaultKind = keyof typeof FAULT_KINDS;
 
@@ -29,6 +35,8 @@ export interface ActiveFault {
   target: string;
   /** Clock time it was injected. */
   since: number;
+  /** Clock time it clears itself (device_reboot: the device is back). */
+  until?: number;
 }
 
 export class FaultError extends Error {
@@ -48,11 +56,15 @@ export function isFaultKind(kind: string): kind is FaultKind {
   return Object.hasOwn(FAULT_KINDS, kind);
 }
 
-/** "dead_mic:3" → { kind: dead_mic, target: "3" }. */
-export function parseFault(text: string): { kind: FaultKind; target?: string } {
-  const [kind = '', target] = text.trim().split(':', 2);
+/** "dead_mic:3" → { kind: dead_mic, target: "3" }; "device_reboot:hvac:30" also → { durationMs: 30000 }. */
+export function parseFault(text: string): { kind: FaultKind; target?: string; durationMs?: number } {
+  const [kind = '', target, duration] = text.trim().split(':', 3);
   if (!isFaultKind(kind)) throw new FaultError(`unknown fault kind "${kind}" (known: ${Object.keys(FAULT_KINDS).join(', ')})`);
-  return { kind, target: target || undefined };
+  if (kind !== 'device_reboot' || !duration) return { kind, target: target || undefined };
+  const seconds = Number(duration);
+  if (!/^\d+(\.\d+)?$/.test(duration) || !(seconds > 0) || seconds > 86_400)
+    throw new FaultError(`device_reboot: "${duration}" is not a duration in seconds (device_reboot:<device>:<seconds>, 0 < seconds ≤ 86400)`);
+  return { kind, target: target || undefined, durationMs: Math.round(seconds * 1000) };
 }
 
 export class FaultBook {
@@ -63,18 +75,22 @@ export class FaultBook {
     this.rooms = new Map(rooms.map((r) => [r.id, r]));
   }
 
-  /** Injects (or with `clear`, removes) a fault; returns it with its target resolved. */
-  set(roomId: string, kindText: string, clear: boolean, now: number): ActiveFault {
+  /**
+   * Injects (or with `clear`, removes) a fault; returns it with its target resolved, and
+   * whether the book changed (false: it was already active, or there was nothing to clear).
+   */
+  set(roomId: string, kindText: string, clear: boolean, now: number): { fault: ActiveFault; changed: boolean } {
     const room = this.rooms.get(roomId);
     if (!room) throw new FaultError(`unknown room "${roomId}" (known: ${[...this.rooms.keys()].join(', ')})`);
-    const { kind, target: given } = parseFault(kindText);
+    const { kind, target: given, durationMs } = parseFault(kindText);
     const target = resolveTarget(room, kind, given);
     const fault: ActiveFault = { room: roomId, kind, target, since: now };
+    if (kind === 'device_reboot') fault.until = now + (durationMs ?? REBOOT_DEFAULT_MS);
     const index = this.active.findIndex((f) => f.room === roomId && f.kind === kind && f.target === target);
     const existing = index >= 0 ? this.active[index]! : undefined;
     if (clear && existing) this.active.splice(index, 1);
     else if (!clear && !existing) this.active.push(fault);
-    return { ...(existing ?? fault) };
+    return { fault: { ...(existing ?? fault) }, changed: clear ? !!existing : !existing };
   }
 
   list(): ActiveFault[] {
@@ -145,6 +161,12 @@ function resolveTarget(room: FaultRoom, kind: FaultKind, given: string | undefin
       if (!sensor) throw new FaultError(`room ${room.id} has no CO2 or occupancy sensor`);
       return sensor.name;
     }
+    case 'device_reboot':
+      if (given === undefined) return deviceOf(['hvac'], 'fan-coil unit (name the device to reboot: device_reboot:<name>)');
+      return deviceOf(
+        room.devices.map((d) => d.profile.kind),
+        'device',
+      );
     case 'device_offline':
       if (given === undefined) throw new FaultError(`device_offline needs a device: device_offline:<name> (room ${room.id} has: ${room.devices.map((d) => d.name).join(', ')})`);
       return deviceOf(

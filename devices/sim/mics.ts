@@ -116,6 +116,16 @@ export class Dsp extends BaseDevice {
     if (mic?.wireless) mic.battery = Math.min(mic.battery, LOW_BATTERY);
   }
 
+  /** Power lost and back (fault `device_reboot`): master and every channel muted, no test running; batteries keep their charge. */
+  override reboot(): void {
+    this.masterMuted = true;
+    for (const mic of this.mics.values()) {
+      mic.muted = true;
+      mic.testing = false;
+      mic.level = undefined;
+    }
+  }
+
   /** In the dock: muted, not under test, no meeting booked in the room now. */
   docked(mic: Mic): boolean {
     return mic.muted && !mic.testing && !this.env.meetingNow;

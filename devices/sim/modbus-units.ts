@@ -35,10 +35,10 @@ export class FanCoilUnit extends BaseDevice {
     super(device, env);
     this.sensorOffset = round1(rng.range(-0.3, 0.3));
     this.runMs = rng.int(800, 20_000) * 3_600_000;
-    this.values.set('power', false);
-    this.values.set('mode', 'auto');
-    this.values.set('fan_speed', 'auto');
-    this.values.set('setpoint', initialSetpoint);
+    this.initial('power', false);
+    this.initial('mode', 'auto');
+    this.initial('fan_speed', 'auto');
+    this.initial('setpoint', initialSetpoint);
   }
 
   override read(key: string): PointValue | undefined {
@@ -87,6 +87,14 @@ export class FanCoilUnit extends BaseDevice {
     return this.heat;
   }
 
+  /** Power-on defaults (off, auto, auto, the factory setpoint); the coil stops at once. Run hours are kept. */
+  override reboot(): void {
+    super.reboot();
+    this.heat = 0;
+    this.valve = 0;
+    this.frozenSetpoint = undefined;
+  }
+
   private sensed(): number {
     return round1(this.env.air.temperatureC + this.sensorOffset);
   }
@@ -109,8 +117,8 @@ export class FreshAirUnit extends BaseDevice {
     private nominalM3h: number,
   ) {
     super(device, env);
-    this.values.set('power', false);
-    this.values.set('speed', 'low');
+    this.initial('power', false);
+    this.initial('speed', 'low');
   }
 
   override read(key: string): PointValue | undefined {
@@ -132,6 +140,11 @@ export class FreshAirUnit extends BaseDevice {
     // One draw per tick whatever the state, so the stream stays aligned between runs.
     const jitter = 1 + this.rng.range(-0.01, 0.01);
     this.flow = this.values.get('power') === true ? this.nominalM3h * (SPEED_FACTOR[String(this.values.get('speed'))] ?? 0.5) * jitter : 0;
+  }
+
+  override reboot(): void {
+    super.reboot();
+    this.flow = 0;
   }
 
   freshAir(): { m3h: number; supplyC: number } {

@@ -17,8 +17,8 @@ export class Lights extends BaseDevice {
     super(device, env);
     this.zones = channelsOf(device, /^([a-z0-9_]+)\.on$/);
     for (const z of this.zones) {
-      this.values.set(`${z}.on`, false);
-      this.values.set(`${z}.level`, 0);
+      this.initial(`${z}.on`, false);
+      this.initial(`${z}.level`, 0);
     }
   }
 
@@ -49,7 +49,7 @@ export class Lights extends BaseDevice {
 export class Door extends BaseDevice {
   constructor(device: ResolvedDevice, env: RoomEnvironment) {
     super(device, env);
-    this.values.set('locked', true);
+    this.initial('locked', true);
   }
 
   override read(key: string): PointValue | undefined {
@@ -95,8 +95,8 @@ export class Display extends BaseDevice {
 
   constructor(device: ResolvedDevice, env: RoomEnvironment) {
     super(device, env);
-    this.values.set('power', false);
-    this.values.set('input', 'hdmi1');
+    this.initial('power', false);
+    this.initial('input', 'hdmi1');
   }
 
   override read(key: string): PointValue | undefined {
@@ -128,6 +128,13 @@ export class Display extends BaseDevice {
   heatW(): number {
     return this.on ? 300 : 0;
   }
+
+  /** Power-on: off (no warm-up in progress), input hdmi1. */
+  override reboot(): void {
+    super.reboot();
+    this.on = false;
+    this.warmupLeftS = 0;
+  }
 }
 
 /** Water boiler (开水器, P1): ~1.4 K a minute when on, thermostat at 95–98 °C, cools slowly when off. */
@@ -137,7 +144,7 @@ export class Boiler extends BaseDevice {
 
   constructor(device: ResolvedDevice, env: RoomEnvironment) {
     super(device, env);
-    this.values.set('power', false);
+    this.initial('power', false);
     this.water = env.air.temperatureC;
   }
 
@@ -157,6 +164,12 @@ export class Boiler extends BaseDevice {
 
   heatW(): number {
     return this.heating ? 150 : 0;
+  }
+
+  /** Power-on: off; the water keeps the heat it has. */
+  override reboot(): void {
+    super.reboot();
+    this.heating = false;
   }
 }
 

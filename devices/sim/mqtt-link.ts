@@ -84,6 +84,20 @@ export class MqttDeviceLink {
 
   /** Connects, announces itself online and publishes its whole state. */
   async start(now: number): Promise<void> {
+    this.opts.stats.connecting++;
+    try {
+      await this.connect(now);
+    } finally {
+      this.opts.stats.connecting--;
+    }
+  }
+
+  /** A device that rebooted has forgotten the command ids it acted on. */
+  forgetCommands(): void {
+    this.seenIds.clear();
+  }
+
+  private async connect(now: number): Promise<void> {
     const availability = this.model.device.mqtt?.availability;
     const client = mqtt.connect(this.opts.brokerUrl, {
       clientId: this.opts.clientId,

@@ -23,6 +23,12 @@ export interface SimDevice {
   freshAir?(): { m3h: number; supplyC: number };
   /** An open door or window. */
   isOpen?(): boolean;
+  /**
+   * Power lost and back (fault `device_reboot`): every commanded value returns to its
+   * power-on (factory) default and any volatile state is gone; what is physical (a
+   * battery's charge, the water in a boiler, run hours) stays.
+   */
+  reboot?(): void;
 }
 
 /** Fault kinds a device model looks up; `target` is a device name, mic channel or light zone. */
@@ -64,9 +70,14 @@ export function channelsOf(device: ResolvedDevice, pattern: RegExp): string[] {
 
 export const round1 = (v: number) => Math.round(v * 10) / 10;
 
-/** A device model that keeps plain commanded values (power, input…) in a map. */
+/**
+ * A device model that keeps plain commanded values (power, input…) in a map. The
+ * values a model starts with (`initial()`) are its power-on defaults: `reboot()` puts
+ * them back.
+ */
 export abstract class BaseDevice implements SimDevice {
   protected values = new Map<string, PointValue>();
+  private factory = new Map<string, PointValue>();
 
   constructor(
     readonly device: ResolvedDevice,
@@ -85,6 +96,17 @@ export abstract class BaseDevice implements SimDevice {
   }
 
   tick(_dtS: number): void {}
+
+  /** Back from a power loss: the power-on defaults, nothing that was commanded since. */
+  reboot(): void {
+    this.values = new Map(this.factory);
+  }
+
+  /** Sets a value the device has at power-on (and again after every reboot). */
+  protected initial(key: string, value: PointValue): void {
+    this.values.set(key, value);
+    this.factory.set(key, value);
+  }
 
   protected fault(kind: string, target = this.device.name): boolean {
     return this.env.faults.has(kind, target);

@@ -20,6 +20,8 @@ export class SimStats {
   framesAnswered = 0;
   /** Physics ticks played. */
   ticks = 0;
+  /** MQTT devices connecting (at start, or back from device_offline / device_reboot). */
+  connecting = 0;
   /** Distinct topics published with retain: what a subscriber arriving late receives once each. */
   retainedTopics = 0;
   private topics = new Set<string>();
@@ -37,9 +39,9 @@ export class SimStats {
     return this.published + this.publishSettled + this.commands + this.framesIn + this.framesAnswered;
   }
 
-  /** Work in flight: publishes not yet acknowledged, Modbus requests not yet answered. */
+  /** Work in flight: publishes not yet acknowledged, Modbus requests not yet answered, devices still connecting. */
   pending(): number {
-    return Math.max(0, this.published - this.publishSettled) + Math.max(0, this.framesIn - this.framesUnanswered - this.framesAnswered);
+    return Math.max(0, this.published - this.publishSettled) + Math.max(0, this.framesIn - this.framesUnanswered - this.framesAnswered) + this.connecting;
   }
 
   snapshot(): Record<string, number> {
