@@ -37,7 +37,7 @@ describe('alert book', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('raises an alert once per room, check and meeting however often the check fails, and clears it once when it passes', () => {
+  it('raises an alert once per room and condition however often the check fails, and clears it once when it passes', () => {
     const book = new AlertBook(bus, systemClock);
     for (let tick = 0; tick < 5; tick++) {
       book.reconcile([outcome('display_on', 'fail', ['display.power=false'])], 30 - tick);
@@ -48,7 +48,7 @@ describe('alert book', () => {
     book.reconcile([outcome('display_on', 'pass', ['display.power=true'])], 23);
     expect(events.map((e) => e.state)).toEqual(['raised', 'cleared']);
     expect(events[0]).toEqual({
-      id: '3F-301/display_on/M1',
+      id: '3F-301/display_on',
       room: '3F-301',
       meetingId: 'M1',
       check: 'display_on',
@@ -60,20 +60,21 @@ describe('alert book', () => {
       minutesToStart: 30,
       ts: T0,
     });
-    expect(events[1]).toMatchObject({ id: '3F-301/display_on/M1', state: 'cleared', ts: T0 + 5 * 60_000 });
+    // The clear says why: what the check sees now.
+    expect(events[1]).toMatchObject({ id: '3F-301/display_on', state: 'cleared', reason: 'display_on passes again: display.power=true', ts: T0 + 5 * 60_000 });
     expect(book.active()).toEqual([]);
   });
 
-  it('P3: an alert within 15 minutes of the start is critical; the same check for another meeting is a separate alert', () => {
+  it('P3: an alert within 15 minutes of the start is critical; the same condition for the next meeting stays one alert, and the end of a meeting clears nothing', () => {
     const book = new AlertBook(bus, systemClock);
     book.raise({ room: '3F-301', check: 'mic_test', meetingId: 'M1', observed: ['audio.mic.2.level=-90 dBFS'], expected: 'level -50…-3 dBFS', minutesToStart: 5 });
     book.raise({ room: '3F-301', check: 'mic_test', meetingId: 'M2', minutesToStart: 65 });
-    expect(events.map((e) => [e.meetingId, e.severity])).toEqual([
-      ['M1', 'critical'],
-      ['M2', 'warning'],
-    ]);
-    expect(book.clearMeeting('M1').map((e) => e.state)).toEqual(['cleared']);
-    expect(book.active().map((a) => a.meetingId)).toEqual(['M2']);
+    expect(events.map((e) => [e.id, e.meetingId, e.severity])).toEqual([['3F-301/mic_test', 'M1', 'critical']]);
+    // M1 is over; the mic is still dead: the alert stays until a test passes.
+    expect(book.active().map((a) => a.id)).toEqual(['3F-301/mic_test']);
+    book.reconcile([{ ...outcome('mic_test', 'pass', ['audio.mic.2.level=-20 dBFS']), meetingId: 'M2' }]);
+    expect(events.map((e) => e.state)).toEqual(['raised', 'cleared']);
+    expect(events[1]!.reason).toBe('mic_test passes again: audio.mic.2.level=-20 dBFS');
   });
 
   it('does not raise the same alert again after a restart, and can still clear it', () => {

@@ -126,9 +126,9 @@ describe('readiness checks', () => {
     readyRoom();
     expect(check('mic_test').status).toBe('pass');
     feed(r1, { 'audio.mic.3.level': -80 });
-    expect(check('mic_test')).toMatchObject({ status: 'fail', observed: ['audio.mic.3.level=-80 dBFS'], expected: 'level -50…-3 dBFS, battery ≥ 30%' });
+    expect(check('mic_test')).toMatchObject({ status: 'fail', observed: ['audio.mic.3.level=-80 dBFS: level too low'], expected: 'level -50…-3 dBFS, battery ≥ 30%' });
     feed(r1, { 'audio.mic.3.level': -20, 'audio.mic.2.battery': 12 });
-    expect(check('mic_test')).toMatchObject({ status: 'fail', observed: ['audio.mic.2.battery=12%'] });
+    expect(check('mic_test')).toMatchObject({ status: 'fail', observed: ['audio.mic.2.battery=12%: battery low'] });
     // R2's mics are wired: they never report a battery and are judged on level alone.
     feed(r2, { 'audio.mic.1.level': -30, 'audio.mic.2.level': -28 });
     expect(check('mic_test', {}, r2).status).toBe('pass');
@@ -138,7 +138,7 @@ describe('readiness checks', () => {
     feed(r2, { 'audio.mic.1.level': -30, 'audio.mic.1.test': true, 'audio.mic.1.mute': false, 'audio.mic.2.test': false, 'audio.mic.2.mute': true });
     expect(check('mic_test', {}, r2)).toMatchObject({ status: 'unknown', observed: ['audio.mic.2.level: no reading'] });
     feed(r2, { 'audio.mic.2.test': true, 'audio.mic.2.mute': false });
-    expect(check('mic_test', {}, r2)).toMatchObject({ status: 'fail', observed: ['audio.mic.2.level: no level under test'] });
+    expect(check('mic_test', {}, r2)).toMatchObject({ status: 'fail', observed: ['audio.mic.2.level: no signal under test'] });
   });
 
   it('P10: a vip1 meeting needs its spare mics: the last two channels are held as backups and must pass too', () => {
@@ -148,7 +148,7 @@ describe('readiness checks', () => {
     expect(applicableChecks('ready', input(r1))).not.toContain('backup_mics');
     expect(check('backup_mics', vip1).status).toBe('pass');
     feed(r1, { 'audio.mic.4.level': -90 });
-    expect(check('backup_mics', vip1)).toMatchObject({ status: 'fail', observed: ['audio.mic.4.level=-90 dBFS'] });
+    expect(check('backup_mics', vip1)).toMatchObject({ status: 'fail', observed: ['audio.mic.4.level=-90 dBFS: level too low'] });
     expect(check('mic_test', vip1).status).toBe('pass'); // mic 4 is a spare, not one in use
     // Two channels in all cannot hold two spares and a mic in use.
     feed(r2, { 'audio.mic.1.level': -30, 'audio.mic.2.level': -28 });

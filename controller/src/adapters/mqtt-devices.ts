@@ -156,7 +156,7 @@ export class DeviceMessageReader {
   private deviceMessage(topic: string, route: TopicRoute, payload: Buffer): void {
     this.counters.received++;
     if (payload.length > this.maxPayloadBytes) {
-      for (const entry of devicesOf(route)) this.reject(entry, topic, `payload of ${payload.length} bytes is over the ${this.maxPayloadBytes}-byte limit`);
+      for (const entry of devicesOf(route)) this.reject(entry, topic, `payload of ${payload.length} bytes is over the ${this.maxPayloadBytes}-byte limit`, pointsOf(route, entry));
       return;
     }
     let applied = false;
@@ -168,7 +168,7 @@ export class DeviceMessageReader {
         doc = JSON.parse(payload.toString());
       } catch {
         parsed = false;
-        for (const entry of new Set(route.json.map((r) => r.entry))) this.reject(entry, topic, 'payload is not valid JSON');
+        for (const entry of new Set(route.json.map((r) => r.entry))) this.reject(entry, topic, 'payload is not valid JSON', pointsOf(route, entry));
       }
       if (parsed) {
         let found = 0;
@@ -181,7 +181,7 @@ export class DeviceMessageReader {
         if (found === 0 && route.availability.length === 0) {
           const fields = route.json.map((r) => r.point.mqtt!.path.join('.')).join(', ');
           const why = doc !== null && typeof doc === 'object' && !Array.isArray(doc) ? `has none of the fields ${fields}` : `is not a JSON object with ${fields}`;
-          for (const entry of new Set(route.json.map((r) => r.entry))) this.reject(entry, topic, `payload ${why}`);
+          for (const entry of new Set(route.json.map((r) => r.entry))) this.reject(entry, topic, `payload ${why}`, pointsOf(route, entry));
         }
       }
     }
@@ -195,7 +195,7 @@ export class DeviceMessageReader {
   private reading({ point, entry, def, map }: PointRoute, raw: unknown, topic: string): boolean {
     const checked = checkReading(def, raw, map);
     if (!checked.ok) {
-      this.reject(entry, topic, `${point.id}: ${checked.reason}`);
+      this.reject(entry, topic, `${point.id}: ${checked.reason}`, [point.id]);
       return false;
     }
     if (!entry.online && !entry.hasAvailability) {
@@ -229,12 +229,12 @@ export class DeviceMessageReader {
   }
 
   /** Counted and reported every time; logged at most once a minute per device. */
-  private reject(entry: DeviceEntry, topic: string, reason: string): void {
+  private reject(entry: DeviceEntry, topic: string, reason: string, points: readonly string[] = []): void {
     const { room, name } = entry.device;
     entry.rejected++;
     this.counters.rejected++;
     const shown = shortTopic(topic);
-    this.sink.rejected(room, name, shown, reason);
+    this.sink.rejected(room, name, shown, reason, points);
     const now = this.clock.now();
     this.bus.emit('payload-rejected', { room, device: name, topic: shown, reason, count: entry.rejected, ts: now });
     if (now - entry.lastLogAt < REJECT_LOG_INTERVAL_MS) {
@@ -245,6 +245,11 @@ export class DeviceMessageReader {
     entry.lastLogAt = now;
     entry.unlogged = 0;
   }
+}
+
+/** The points of one device that a topic feeds (what a rejected message leaves unproven). */
+function pointsOf(route: TopicRoute, entry: DeviceEntry): string[] {
+  return [...route.json, ...route.raw].filter((r) => r.entry === entry).map((r) => r.point.id);
 }
 
 function devicesOf(route: TopicRoute): Set<DeviceEntry> {

@@ -1,5 +1,5 @@
 import { findIana } from 'windows-iana';
-import { zonedTime } from '../recorder/zoned-time.ts';
+import { zonedTime } from '../model/local-time.ts';
 
 /**
  * Time zones of calendar feeds that did not define them.

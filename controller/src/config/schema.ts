@@ -130,6 +130,12 @@ export const deviceSchema = z
     channels: z.record(z.string(), z.union([z.number().int().min(1).max(256), z.array(z.string().regex(/^[a-z0-9_]+$/)).min(1)])).optional(),
     /** Readiness requires this device online (default yes). */
     required: z.boolean().default(true),
+    /**
+     * Fire-alarm devices only: the rooms whose doors this alarm input covers. Default
+     * `site`: an alarm anywhere stops every lock in the building (safety first); a
+     * zone input lists its rooms, e.g. [3F-301, 3F-302].
+     */
+    covers: z.union([z.literal('site'), z.array(id).min(1)]).optional(),
   })
   .refine((d) => !(d.mqtt && d.modbus), 'a device has either an mqtt or a modbus address, not both');
 

@@ -13,6 +13,10 @@ import { runChecks, type StateReader } from './readiness/checks.ts';
 import { Closer } from './jobs/closing.ts';
 import { DueQueue } from './timeline/due-queue.ts';
 import { Enforcer } from './reconcile/enforcement.ts';
+import { Reconciler } from './reconcile/reconciler.ts';
+import { ReadinessWatch } from './readiness/readiness-watch.ts';
+import { roomIntent } from './intent/intent.ts';
+import { comfortBand } from '../model/season.ts';
 import { HvacLedger, ThermalLearner } from './hvac/optimal-start.ts';
 import { ReadinessBook, type MeetingRecord } from './readiness/readiness-book.ts';
 import { RoomWatch, type RoomPhase } from './readiness/room-watch.ts';
@@ -92,6 +96,8 @@ export class Engine {
   private readonly rooms: Map<string, Room>;
   private readonly waits: Waits;
   private readonly enforcer: Enforcer;
+  readonly reconciler: Reconciler;
+  private readonly readinessWatch: ReadinessWatch;
   private readonly actions: RoomActions;
   private readonly closer: Closer;
   private readonly watch: RoomWatch;
@@ -114,7 +120,9 @@ export class Engine {
     this.readiness = new ReadinessBook({ clock, file: dataDir && join(dataDir, 'readiness.json'), logger: this.log });
     // No alert book here: a write that cannot be proven shows in the check that follows it (one alert per fault).
     this.enforcer = new Enforcer({ rooms: site.rooms, state, bus, writer: options.writer, clock, verifyTimeoutMs: this.settings.verifyTimeoutMs, attempts: this.settings.attempts, backoffMs: this.settings.backoffMs, logger: this.log });
-    this.actions = new RoomActions({ site, state, bus, clock, enforcer: this.enforcer, alerts: this.alerts, book: this.readiness, waits: this.waits, log: this.log, micTestWaitMs: this.settings.micTestWaitMs });
+    this.reconciler = new Reconciler({ rooms: site.rooms, state, bus, clock, enforcer: this.enforcer, alerts: this.alerts, logger: this.log });
+    this.readinessWatch = new ReadinessWatch({ site, state, bus, clock, schedule, alerts: this.alerts, book: this.readiness, logger: this.log, changed: (room) => this.publishReadiness(room) });
+    this.actions = new RoomActions({ site, state, bus, clock, reconciler: this.reconciler, alerts: this.alerts, book: this.readiness, waits: this.waits, log: this.log, micTestWaitMs: this.settings.micTestWaitMs });
     this.watch = new RoomWatch({
       site,
       state,
@@ -127,7 +135,7 @@ export class Engine {
       onDoorClosed: (room) => this.track(this.closer.doorClosed(this.rooms.get(room)!)),
     });
     this.closer = new Closer({ actions: this.actions, state, watch: this.watch, book: this.readiness, bus, clock });
-    this.scenes = new SceneRunner({ rooms: site.rooms, enforcer: this.enforcer, bus, clock, waits: this.waits, publish: (room, result) => this.publish(`rooms/${room}/scene`, result, true) });
+    this.scenes = new SceneRunner({ rooms: site.rooms, enforcer: this.enforcer, bus, clock, waits: this.waits, publish: (room, result) => this.publish(`rooms/${room}/scene`, result, true), applied: (room, point, value) => this.reconciler.adopt(room, point, value) });
     this.queue = new DueQueue<RoutineTask>(clock, (task) => this.track(Promise.resolve().then(task)), (err, key) => this.log.error({ err, key }, 'engine: a routine failed'));
     this.routines = new Routines({ site, rooms: this.rooms, actions: this.actions, closer: this.closer, watch: this.watch, schedule, state, queue: this.queue, bus, clock, log: this.log });
     this.steps = new StepRunner({
@@ -164,7 +172,10 @@ export class Engine {
     this.unsubscribe.push(bus.on('alert', (a) => this.publish('alerts', a, false)));
     this.unsubscribe.push(schedule.onChange((c) => (c.kind === 'cancelled' ? this.cancelled(c.meeting.id, c.meeting.room) : undefined)));
     this.watch.start();
+    this.reconciler.start();
     this.restorePhases();
+    this.restoreIntent();
+    this.readinessWatch.start();
     this.routines.start();
     this.queue.schedule('thermal-save', this.options.clock.now() + THERMAL_SAVE_EVERY_MS, () => this.saveThermalEvery());
     this.queue.schedule('thermal-sample', this.options.clock.now() + THERMAL_SAMPLE_EVERY_MS, () => this.sampleThermalEvery());
@@ -177,6 +188,8 @@ export class Engine {
   async stop(): Promise<void> {
     this.stopping = true;
     this.waits.stop();
+    this.readinessWatch.stop();
+    this.reconciler.stop();
     this.enforcer.stop();
     this.queue.stop();
     await this.timeline.stop();
@@ -278,6 +291,27 @@ export class Engine {
       }
   }
 
+  /**
+   * After a restart: what was done for each room's current or next meeting before it is
+   * wanted again (intent.ts), so the reconciler holds it — HVAC started before the
+   * restart stays on, AV switched on stays on — and re-applies what a device lost.
+   */
+  private restoreIntent(): void {
+    const { schedule, clock, site } = this.options;
+    const now = clock.now();
+    for (const room of this.rooms.values()) {
+      const m = schedule.inRoom(room.id, now, now + 4 * 3600_000).find((x) => x.status === 'scheduled' && x.end > now);
+      if (!m) continue;
+      const done = schedule.stepsDone(m.id);
+      if (done.size === 0) continue;
+      const season = seasonAt(site.config.site, m.start);
+      const intent = roomIntent({ room, meeting: m, done, now, season, band: comfortBand(room.policy, season), today: true });
+      if (intent.desired.length === 0) continue;
+      this.log.info({ room: room.id, meeting: m.id, phase: intent.phase, points: intent.desired.length }, 'restart: holding what was already done for the meeting');
+      void this.track(this.actions.write(room, intent.desired, { meetingId: m.id, minutesToStart: (m.start - now) / 60_000 }));
+    }
+  }
+
   private recheck(meetingId: string): void {
     const m = this.options.schedule.get(meetingId);
     if (m && m.status === 'scheduled') this.steps.recheck(m);
@@ -296,7 +330,7 @@ export class Engine {
   /** A cancelled meeting's alerts are cleared; a room being prepared for it is released. */
   private cancelled(meetingId: string, roomId: string): void {
     this.queue.cancel(`recheck:${meetingId}`);
-    this.alerts.clearMeeting(meetingId, 'meeting cancelled');
+    // Its alerts stay: a fault found for it is still a fault; each clears when its condition is true again.
     if (this.watch.preparing(roomId) === meetingId) this.watch.setPreparing(roomId, undefined);
     const room = this.rooms.get(roomId);
     if (!room || this.watch.phaseMeeting(roomId) !== meetingId || this.watch.phase(roomId) === 'in_session') return;

@@ -34,6 +34,8 @@ export interface ResolvedDevice {
   name: string;
   profile: DeviceProfile;
   required: boolean;
+  /** Fire-alarm devices: the rooms it covers, or the whole site (the default). */
+  covers?: 'site' | string[];
   points: ResolvedPoint[];
   mqtt?: { base: string; availability?: { topic: string; path: string[]; online: unknown; offline: unknown } };
   modbus?: { link: ModbusLink; unit: number; pollMs: number };
@@ -95,6 +97,7 @@ export function resolveDevice(room: string, device: DeviceConfig, profile: Devic
     }
   }
   const resolved: ResolvedDevice = { room, name: device.name, profile, required: device.required, points };
+  if (profile.kind === 'fire_alarm') resolved.covers = device.covers ?? 'site';
   if (device.mqtt && profile.availability) {
     const a = profile.availability;
     resolved.mqtt = { base, availability: { topic: fill(a.topic, { base }), path: a.path ? a.path.split('.') : [], online: a.online, offline: a.offline } };

@@ -55,6 +55,8 @@ export interface AlertEvent {
   expected?: string;
   /** Minutes left before the meeting starts (negative once it has started). */
   minutesToStart?: number;
+  /** A cleared alert: why it cleared (what the condition shows now). */
+  reason?: string;
   ts: number;
 }
 

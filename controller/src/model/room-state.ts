@@ -10,8 +10,11 @@ export interface PointSink {
   reading(point: ResolvedPoint, value: PointValue): void;
   /** A device answered (online) or stopped answering (offline). */
   deviceStatus(room: string, device: string, online: boolean, info?: { latencyMs?: number; error?: string }): void;
-  /** A device sent something unusable; counted, never applied. */
-  rejected(room: string, device: string, topic: string, reason: string): void;
+  /**
+   * A device sent something unusable; counted, never applied. `points` are the points
+   * the message was meant to update: their last value is no longer trusted (stale).
+   */
+  rejected(room: string, device: string, topic: string, reason: string, points?: readonly string[]): void;
 }
 
 interface Entry {
@@ -112,11 +115,18 @@ export class RoomStateStore implements PointSink {
     if (changed || info.error || info.latencyMs !== undefined) this.bus.emit('device', { ...h });
   }
 
-  rejected(room: string, device: string, topic: string, reason: string): void {
+  rejected(room: string, device: string, topic: string, reason: string, points: readonly string[] = []): void {
     const h = this.health.get(key(room, device));
     if (h) {
       h.errors++;
       h.lastError = reason;
+    }
+    // A fire panel that starts sending garbage must not keep its last "no alarm" as good
+    // for the rest of its staleness window: a rejected reading proves nothing (interlocks).
+    const now = this.clock.now();
+    for (const id of points) {
+      const e = this.points.get(key(room, id));
+      if (e && e.state.quality === 'good') this.setQuality(e, 'stale', now);
     }
   }
 

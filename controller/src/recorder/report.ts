@@ -2,7 +2,7 @@ import type { InfluxConfig } from '../config/schema.ts';
 import { ErrorCode, RoomctlError } from '../errors.ts';
 import { InfluxConnection, influxString, type QueryRow } from '../adapters/influx.ts';
 import { Measurement, RP } from './rows.ts';
-import { dayRange, localDate, localTime, monthRange } from './zoned-time.ts';
+import { dayRange, localDate, localTime, monthRange } from '../model/local-time.ts';
 
 /**
  * The readiness report (`roomctl report`): the P4 record of a day — every meeting,

@@ -2,7 +2,7 @@ import type { BusEvents, EventBus } from '../../src/model/bus.ts';
 import type { MeetingLevel } from '../../src/model/events.ts';
 import type { PointValue, Quality } from '../../src/model/points.ts';
 import type { VirtualClock } from '../../src/model/virtual-clock.ts';
-import { localDate, zonedTime } from '../../src/recorder/zoned-time.ts';
+import { localDate, zonedTime } from '../../src/model/local-time.ts';
 
 /**
  * A working day of a small building as the controller emits it on the bus: telemetry,

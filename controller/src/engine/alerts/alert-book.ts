@@ -7,10 +7,13 @@ import type { PointValue } from '../../model/points.ts';
 import { readJsonWithBackup, writeJsonAtomic } from '../timeline/atomic-file.ts';
 
 /**
- * The alert book: an alert per (room, check, meeting) is raised once when the check
- * fails and cleared once when it passes again — never repeated on every tick or every
- * re-check. `unknown` outcomes change nothing: a stale reading neither proves a fault
- * nor clears one (the devices_online check is what alerts on a silent device).
+ * The alert book: alerts are conditions keyed by (room, condition) — raised once while
+ * the condition is false (or, from the readiness watch, cannot be verified), cleared
+ * once when it is true again, with the reason it cleared. Never repeated on every tick
+ * or re-check, and never cleared by the end of a meeting: a fault that outlives the
+ * meeting it was found for is still a fault (the alert keeps that meeting's id).
+ * `unknown` outcomes change nothing here; the readiness watch decides when a reading
+ * that cannot be verified has lasted long enough to be a fault of its own.
  *
  * With a file, active alerts survive a restart (atomic JSON, like the schedule), so a
  * restarted controller does not raise the same alert a second time.
@@ -50,7 +53,8 @@ const storedAlert = z.object({
 });
 const storedFile = z.object({ version: z.literal(1), active: z.array(storedAlert) });
 
-export const alertId = (room: string, check: string, meetingId?: string) => `${room}/${check}/${meetingId ?? '-'}`;
+/** One alert per room and condition; the meeting it was raised for is a field, not part of the key. */
+export const alertId = (room: string, check: string, _meetingId?: string) => `${room}/${check}`;
 
 export class AlertBook {
   private activeById = new Map<string, AlertEvent>();
@@ -68,7 +72,8 @@ export class AlertBook {
   load(): string[] {
     if (!this.options.file) return [];
     const read = readJsonWithBackup(this.options.file, parseStoredFile, () => this.clock.now());
-    for (const a of read.value?.active ?? []) this.activeById.set(a.id, a as AlertEvent);
+    // Books written before alerts were keyed by room and condition carry a meeting in the id.
+    for (const a of read.value?.active ?? []) if (!this.activeById.has(alertId(a.room, a.check))) this.activeById.set(alertId(a.room, a.check), { ...(a as AlertEvent), id: alertId(a.room, a.check) });
     for (const p of read.problems) this.log.warn({ file: this.options.file }, `alerts: ${p}`);
     return read.problems;
   }
@@ -102,7 +107,7 @@ export class AlertBook {
     const raised = this.activeById.get(id);
     if (!raised) return undefined;
     this.activeById.delete(id);
-    const event: AlertEvent = { ...raised, state: 'cleared', message: `${room}: ${check} ${why}`, ts: this.clock.now() };
+    const event: AlertEvent = { ...raised, state: 'cleared', message: `${room}: ${check} cleared: ${why}`, reason: why, ts: this.clock.now() };
     this.changed(event);
     return event;
   }
@@ -116,14 +121,19 @@ export class AlertBook {
         const e = this.raise({ room: o.room, check: o.check, meetingId: o.meetingId, observed: o.observed, expected: o.expected, minutesToStart });
         if (e) raised.push(e);
       } else if (o.status === 'pass') {
-        const e = this.clear(o.room, o.check, o.meetingId);
+        const e = this.clear(o.room, o.check, o.meetingId, passReason(o));
         if (e) cleared.push(e);
       }
     }
     return { raised, cleared };
   }
 
-  /** Clears every alert of a meeting (it ended or was cancelled). */
+  /** The active alert of a room's condition, if any. */
+  get(room: string, check: string): AlertEvent | undefined {
+    return this.activeById.get(alertId(room, check));
+  }
+
+  /** Clears every alert of a meeting (only when the meeting itself is gone: not used at its end). */
   clearMeeting(meetingId: string, why = 'meeting over'): AlertEvent[] {
     const out: AlertEvent[] = [];
     for (const a of [...this.activeById.values()]) if (a.meetingId === meetingId) out.push(this.clear(a.room, a.check, a.meetingId, why)!);
@@ -155,6 +165,12 @@ function parseStoredFile(json: unknown): z.infer<typeof storedFile> {
   const r = storedFile.safeParse(json);
   if (r.success) return r.data;
   throw new Error(`not a roomctl alert book: ${r.error.issues.map((x) => `${x.path.join('.') || '(top level)'}: ${x.message}`).join('; ')}`);
+}
+
+/** Why a passing check clears its alert: what it sees now. */
+export function passReason(o: Pick<CheckOutcome, 'check' | 'observed'>): string {
+  const seen = o.observed === undefined || o.observed === null ? '' : Array.isArray(o.observed) ? o.observed.join(', ') : String(o.observed);
+  return `${o.check} passes again${seen ? `: ${seen}` : ''}`;
 }
 
 function describe(a: AlertInput): string {

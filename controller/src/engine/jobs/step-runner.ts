@@ -174,14 +174,9 @@ export class StepRunner {
       band: this.o.actions.band(room, meeting.start),
     });
     if (decision.action === 'wait') return this.later(step, decision.at);
-    const ctx = this.ctx(meeting);
-    const outcomes = await this.o.actions.write(room, this.o.actions.hvacOnWrites(room, decision.setpoint, decision.direction, now), ctx);
-    // No check looks at HVAC until T-15: a unit that will not take its commands is an early warning of its own.
-    for (const w of outcomes) {
-      if (w.confirmed) this.o.alerts.clear(room.id, `write:${w.point}`, meeting.id);
-      else if (w.attempts > 0)
-        this.o.alerts.raise({ room: room.id, check: `write:${w.point}`, meetingId: meeting.id, observed: w.observed, expected: `${w.point}=${w.sent ?? w.requested}`, minutesToStart: ctx.minutesToStart, message: `${room.id}: HVAC ${w.point} could not be set to ${w.sent ?? w.requested}: ${w.reason}` });
-    }
+    // The reconciler keeps these wanted: a unit not answering yet (start-up, reboot) gets them when it does;
+    // one that will not take them is alerted there (no check looks at HVAC until T-15).
+    await this.o.actions.write(room, this.o.actions.hvacOnWrites(room, decision.setpoint, decision.direction, now), this.ctx(meeting));
     ledger.hvacOn(meeting.id, now);
     watch.setPreparing(room.id, meeting.id);
     const t = roomTemperature(this.o.state, room);
@@ -324,7 +319,7 @@ export class StepRunner {
     const { alerts, ledger, watch, book, clock } = this.o;
     const now = clock.now();
     this.o.cancelRecheck(meeting.id);
-    alerts.clearMeeting(meeting.id);
+    // The meeting's alerts are not cleared by its end: each clears when its condition is true again (readiness watch).
     ledger.hvacOff(meeting.id, now);
     const released = watch.phase(room.id) === 'released' && watch.phaseMeeting(room.id) === meeting.id;
     watch.endSession(room.id, meeting.id);

@@ -113,12 +113,16 @@ function micItems(input: CheckInput, mics: { level: string; battery?: string }[]
     const level = judge(input, mic.level, (v) => typeof v === 'number' && v >= lo && v <= hi, ' dBFS');
     // A channel under test, unmuted, on a DSP that is answering, yet reporting no level: the
     // mic is dead (P2). Silence is evidence here, not a missing reading, so it fails.
-    if (level.status === 'unknown' && underTest(input, mic.level)) items.push({ id: mic.level, status: 'fail', shown: `${mic.level}: no level under test` });
-    else items.push(level);
+    if (level.status === 'unknown' && underTest(input, mic.level)) items.push({ id: mic.level, status: 'fail', shown: `${mic.level}: no signal under test` });
+    else if (level.status === 'fail') {
+      const v = input.state.get(input.room.id, mic.level)?.value;
+      items.push({ ...level, shown: `${mic.level}=${v} dBFS: level too ${typeof v === 'number' && v < lo ? 'low' : 'high'}` });
+    } else items.push(level);
     if (!mic.battery) continue;
     const b = input.state.get(input.room.id, mic.battery);
     if (!b || (b.ts === 0 && b.value === null)) continue; // never reported: no battery on this channel
-    items.push(judge(input, mic.battery, (v) => typeof v === 'number' && v >= minBattery, '%'));
+    const battery = judge(input, mic.battery, (v) => typeof v === 'number' && v >= minBattery, '%');
+    items.push(battery.status === 'fail' ? { ...battery, shown: `${battery.shown}: battery low` } : battery);
   }
   return items;
 }

@@ -6,9 +6,10 @@ import type { CheckOutcome } from '../../model/events.ts';
 import { comfortBand, seasonAt } from '../../model/season.ts';
 import type { AlertBook } from '../alerts/alert-book.ts';
 import { runChecks, type CheckName, type CheckSet, type StateReader } from '../readiness/checks.ts';
-import type { Enforcer, WriteContext, WriteOutcome, WriteRequest } from './enforcement.ts';
+import type { WriteContext, WriteOutcome, WriteRequest } from './enforcement.ts';
+import type { Reconciler } from './reconciler.ts';
 import type { ReadinessBook, MeetingRef } from '../readiness/readiness-book.ts';
-import { deviceOf, deviceOnline, good, hvacUnits, masterMutes, mics } from '../intent/room-points.ts';
+import { deviceOf, good, hvacUnits, masterMutes, mics } from '../intent/room-points.ts';
 import type { Waits } from '../timeline/waits.ts';
 
 /**
@@ -22,7 +23,8 @@ export interface ActionsOptions {
   state: StateReader;
   bus: EventBus;
   clock: Clock;
-  enforcer: Enforcer;
+  /** Every write of a procedure is a desired value the reconciler keeps (level-triggered). */
+  reconciler: Reconciler;
   alerts: AlertBook;
   book: ReadinessBook;
   waits: Waits;
@@ -42,27 +44,29 @@ export class RoomActions {
   }
 
   /**
-   * Writes and proves each request. Requests for one device go in order; devices in
-   * parallel (a projector warming up does not hold up the microphones). A device the
-   * adapters report offline is not written: its outcome says so.
+   * Makes each request the point's desired value (the reconciler keeps it so: a device
+   * offline now is written when it returns, a failed write is retried) and resolves
+   * with each point's first outcome. Requests for one device go in order; devices in
+   * parallel (a projector warming up does not hold up the microphones).
    */
   async write(room: Room, requests: WriteRequest[], ctx: WriteContext = {}): Promise<WriteOutcome[]> {
     const groups = new Map<string, WriteRequest[]>();
-    const skipped: WriteOutcome[] = [];
     for (const r of requests) {
       const device = deviceOf(room, r.set)?.name ?? '?';
-      if (!deviceOnline(this.o.state, room, device)) {
-        skipped.push({ room: room.id, point: r.set, requested: r.value, clamped: false, confirmed: false, attempts: 0, observed: null, reason: `device ${device} is offline` });
-        continue;
-      }
       const list = groups.get(device) ?? [];
       list.push(r);
       groups.set(device, list);
     }
-    const done = await Promise.all([...groups.values()].map((g) => this.o.enforcer.applyAll(room.id, g, ctx)));
+    const done = await Promise.all(
+      [...groups.values()].map(async (g) => {
+        const out: WriteOutcome[] = [];
+        for (const r of g) out.push(...(await this.o.reconciler.want(room.id, [r], ctx)));
+        return out;
+      }),
+    );
     this.o.waits.check();
-    const out = [...skipped, ...done.flat()];
-    for (const w of out.filter((x) => !x.confirmed)) this.o.log.warn({ room: room.id, point: w.point, reason: w.reason }, 'write not confirmed');
+    const out = done.flat();
+    for (const w of out.filter((x) => !x.confirmed)) this.o.log.info({ room: room.id, point: w.point, reason: w.reason }, 'write not confirmed yet; the reconciler keeps it wanted');
     return out;
   }
 
@@ -123,9 +127,10 @@ export class RoomActions {
   hvacOnWrites(room: Room, setpoint: number, direction: 'heat' | 'cool' | 'hold', now: number): WriteRequest[] {
     const season = seasonAt(this.o.site.config.site, now);
     const mode = direction !== 'hold' ? direction : season === 'summer' ? 'cool' : season === 'winter' ? 'heat' : 'auto';
+    // A unit without a mode point (heat/cool set at the plant) gets power and setpoint only.
     return hvacUnits(room).flatMap((d) => [
       { set: `${d.name}.power`, value: true },
-      { set: `${d.name}.mode`, value: mode },
+      ...(d.points.some((p) => p.id === `${d.name}.mode`) ? [{ set: `${d.name}.mode`, value: mode }] : []),
       { set: `${d.name}.setpoint`, value: setpoint },
     ]);
   }

@@ -7,6 +7,7 @@ import type { Clock } from '../../model/clock.ts';
 import type { PointState, PointValue } from '../../model/points.ts';
 import type { AlertBook } from '../alerts/alert-book.ts';
 import type { StateReader } from '../readiness/checks.ts';
+import { Interlocks } from './interlocks.ts';
 
 /**
  * Carries out the writes of a step and proves them: each write goes through the
@@ -16,9 +17,10 @@ import type { StateReader } from '../readiness/checks.ts';
  * backoff; still nothing after the last attempt → an alert (`write:<point>`), cleared
  * by the next confirmed write of that point.
  *
- * Safety: a door is never locked while the room is occupied, or while a fire-alarm
- * point of the room is active — and since a stale reading proves nothing, not while
- * either is unknown. Unlocking is always allowed.
+ * Safety (interlocks.ts): asked before every attempt, retries included — a door is
+ * never locked while a fire alarm covering the room (the site's, by default) is
+ * active, while people are present, or while either is unknown (stale, offline or
+ * rejected readings prove nothing). Unlocking is always allowed.
  */
 export interface EnforcerOptions {
   rooms: readonly Pick<Room, 'id' | 'devices'>[];
@@ -54,6 +56,8 @@ export interface WriteOutcome {
   observed: PointValue | null;
   /** Why it was not confirmed (refused by a safety rule, write error, no read-back). */
   reason?: string;
+  /** An interlock refused it (nothing was sent on that attempt). */
+  refused?: boolean;
 }
 
 export interface WriteContext {
@@ -68,13 +72,13 @@ const PERMANENT = new Set<number>([ErrorCode.PointUnknown, ErrorCode.PointNotWri
 const NUMBER_TOLERANCE = 0.051;
 
 export class Enforcer {
-  private rooms: Map<string, Pick<Room, 'id' | 'devices'>>;
+  readonly interlocks: Interlocks;
   private log: Logger;
   private stopped = false;
   private waits = new Set<() => void>();
 
   constructor(private options: EnforcerOptions) {
-    this.rooms = new Map(options.rooms.map((r) => [r.id, r]));
+    this.interlocks = new Interlocks(options.rooms, options.state);
     this.log = options.logger ?? silentLogger;
   }
 
@@ -94,19 +98,24 @@ export class Enforcer {
   async apply(room: string, point: string, value: PointValue, ctx: WriteContext = {}): Promise<WriteOutcome> {
     const o = this.options;
     const outcome: WriteOutcome = { room, point, requested: value, clamped: false, confirmed: false, attempts: 0, observed: o.state.get(room, point)?.value ?? null };
-    const refusal = value === true && this.isLockPoint(room, point) ? this.lockRefusal(room) : undefined;
-    if (refusal) {
-      outcome.reason = `refused: ${refusal}`;
-      this.log.warn({ room, point }, `enforcement: lock ${outcome.reason}`);
-      return this.finish(outcome, ctx);
-    }
     const attempts = o.attempts ?? 3;
     let backoff = o.backoffMs ?? 2000;
-    while (outcome.attempts < attempts && !this.stopped) {
-      if (outcome.attempts > 0) {
+    let tries = 0;
+    while (tries < attempts && !this.stopped) {
+      if (tries > 0) {
         await this.sleep(backoff);
         backoff *= 2;
         if (this.stopped) break;
+      }
+      tries++;
+      // Before every attempt, not once per procedure: an alarm raised during the backoff stops the retry.
+      const refusal = this.interlocks.refusal(room, point, value);
+      if (refusal) {
+        outcome.reason = `refused: ${refusal}`;
+        outcome.refused = true;
+        outcome.observed = o.state.get(room, point)?.value ?? null;
+        this.log.warn({ room, point }, `enforcement: ${point}=${String(value)} ${outcome.reason}`);
+        break;
       }
       outcome.attempts++;
       try {
@@ -133,28 +142,7 @@ export class Enforcer {
 
   /** Why a lock must not be engaged now, or undefined if it may. */
   lockRefusal(room: string): string | undefined {
-    const r = this.rooms.get(room);
-    if (!r) return `unknown room ${room}`;
-    const s = this.options.state;
-    for (const d of r.devices.filter((x) => x.profile.kind === 'fire_alarm')) {
-      const a = s.get(room, `${d.name}.active`);
-      if (a?.quality !== 'good') return `fire alarm ${d.name} state unknown (${a?.quality ?? 'no point'})`;
-      if (a.value === true) return `fire alarm ${d.name} is active`;
-    }
-    const sensors = r.devices.filter((x) => x.profile.kind === 'occupancy');
-    for (const d of sensors) {
-      const present = s.get(room, `${d.name}.present`);
-      const count = s.get(room, `${d.name}.count`);
-      if (present?.quality === 'good' && present.value === true) return 'room occupied';
-      if (count?.quality === 'good' && typeof count.value === 'number' && count.value > 0) return 'room occupied';
-      if (present?.quality !== 'good' && count?.quality !== 'good') return `occupancy unknown (${d.name} ${present?.quality ?? 'no point'})`;
-    }
-    return undefined;
-  }
-
-  private isLockPoint(room: string, point: string): boolean {
-    const r = this.rooms.get(room);
-    return !!r?.devices.some((d) => d.profile.kind === 'door' && point.startsWith(`${d.name}.`) && /lock/.test(point.slice(d.name.length + 1)));
+    return this.interlocks.lockRefusal(room);
   }
 
   private finish(outcome: WriteOutcome, ctx: WriteContext): WriteOutcome {

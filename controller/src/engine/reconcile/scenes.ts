@@ -49,6 +49,8 @@ export interface SceneRunnerOptions {
   waits: Waits;
   /** Publishes the retained scene topic (the engine wires it to MQTT). */
   publish?: (room: string, result: SceneResult) => void;
+  /** A write the scene is making: it becomes the point's desired value (the reconciler does not undo a panel press). */
+  applied?: (room: string, point: string, value: PointValue) => void;
 }
 
 export class SceneRunner {
@@ -97,11 +99,13 @@ export class SceneRunner {
           result.skipped.push({ point: step.set, why: 'the scene does not allow locks' });
           continue;
         }
+        this.options.applied?.(roomId, step.set, step.value);
         const o = await enforcer.apply(roomId, step.set, step.value, ctx);
         waits.check();
         const w: SceneWrite = { point: step.set, value: step.value, confirmed: o.confirmed, attempts: o.attempts };
         if (o.sent !== undefined) w.sent = o.sent;
         result.applied.push(w);
+        if (o.confirmed && o.sent !== undefined && o.sent !== step.value) this.options.applied?.(roomId, step.set, o.sent);
         if (!o.confirmed) {
           result.failed = { point: step.set, reason: o.reason ?? 'not confirmed' };
           break;

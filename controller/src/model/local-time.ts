@@ -77,3 +77,4 @@ export function monthRange(month: string, timeZone: string): [number, number] | 
 function pad(n: number): string {
   return String(n).padStart(2, '0');
 }
+
