@@ -50,6 +50,15 @@ export interface SimDayOptions {
   pollMs?: number;
   /** Leave the meetings out of the schedule (a test books its own). */
   noMeetings?: boolean;
+  /**
+   * Start the controller and the building together, as on site: the meetings are booked
+   * and open() returns as soon as the service has started, with no settle in between,
+   * so the engine's first timers fire (on the first advance) before the first Modbus
+   * poll has been answered or the devices' retained state has been taken in. `roomctl
+   * sim run` plays this way. Default false: open() lets the I/O settle first, and the
+   * engine starts from a building it has already read.
+   */
+  startTogether?: boolean;
   logger?: Logger;
 }
 
@@ -71,7 +80,13 @@ export class SimDay {
     this.recorder = new DayRecorder(service.bus, site, clock);
   }
 
-  /** Builds and starts everything at the day's start time; nothing has moved yet. */
+  /**
+   * Builds and starts everything at the day's start time; nothing has moved yet. The
+   * building and the engine start at the same virtual instant (the stepped clock stands
+   * still through service.start(): the building primes and publishes at that instant,
+   * the adapters connect, the engine arms its timers). Without `startTogether` the
+   * network then settles before the meetings are booked.
+   */
   static async open(options: SimDayOptions): Promise<SimDay> {
     const site = await playableSite(options);
     const clock = VirtualClock.stepped(simulationStart(site));
@@ -92,7 +107,7 @@ export class SimDay {
     let busEvents = 0;
     for (const e of ['point', 'device', 'command', 'check', 'activity', 'alert'] as const) service.bus.on(e, () => busEvents++);
     day.settle = quietSettle([day.sim, deliveryWatch(day.sim, service.mqtt, service.modbus), () => busEvents]);
-    await day.settle();
+    if (!options.startTogether) await day.settle();
     for (const f of options.faults ?? []) day.planFault(f);
     if (!options.noMeetings) day.book();
     return day;

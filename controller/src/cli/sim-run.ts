@@ -78,10 +78,17 @@ export async function simRunCommand(opts: SimRunOptions): Promise<number> {
   return 0;
 }
 
-/** Plays the day and builds the report (also used by tests and the bench). */
-export async function playDay(site: Site, options: { day?: string; seed?: number; faults?: FaultPlan[]; logger?: ReturnType<typeof createLogger>; pollMs?: number; engine?: Parameters<typeof SimDay.open>[0]['engine'] }): Promise<SimRunReport> {
+/**
+ * Plays the day and builds the report (also used by tests and the bench). The controller
+ * and the building start together, as on site (SimDayOptions.startTogether), unless
+ * `startTogether: false` asks for the engine to start from a settled building.
+ */
+export async function playDay(
+  site: Site,
+  options: { day?: string; seed?: number; faults?: FaultPlan[]; logger?: ReturnType<typeof createLogger>; pollMs?: number; engine?: Parameters<typeof SimDay.open>[0]['engine']; startTogether?: boolean },
+): Promise<SimRunReport> {
   const realStart = performance.now();
-  const day = await SimDay.open({ site, day: options.day, seed: options.seed, faults: options.faults, logger: options.logger, pollMs: options.pollMs, engine: options.engine });
+  const day = await SimDay.open({ site, day: options.day, seed: options.seed, faults: options.faults, logger: options.logger, pollMs: options.pollMs, engine: options.engine, startTogether: options.startTogether ?? true });
   const virtualStart = day.clock.now();
   try {
     await day.advanceTo(day.endOfDay());
