@@ -221,7 +221,7 @@ describe('calendar feeds', () => {
     await h.tick(60_000);
     expect(h.feeds.status('1F-101')[0]).toMatchObject({ failures: 4, lastError: expect.stringMatching(/unreachable \(ECONNREFUSED\)/) });
     expect(h.booked('1F-101')).toEqual(good);
-    expect(h.alerts.map((a) => [a.id, a.state])).toEqual([['1F-101/calendar_feed/-', 'raised']]);
+    expect(h.alerts.map((a) => [a.id, a.state])).toEqual([['1F-101/calendar_feed', 'raised']]);
     expect(h.alerts[0]!.message).toContain(`127.0.0.1:${http.port}`);
 
     await http.reopen();
@@ -230,8 +230,8 @@ describe('calendar feeds', () => {
     expect(h.feeds.status('1F-101')[0]).toMatchObject({ failures: 0 });
     expect(h.booked('1F-101')).toEqual(good);
     expect(h.alerts.map((a) => [a.id, a.state])).toEqual([
-      ['1F-101/calendar_feed/-', 'raised'],
-      ['1F-101/calendar_feed/-', 'cleared'],
+      ['1F-101/calendar_feed', 'raised'],
+      ['1F-101/calendar_feed', 'cleared'],
     ]);
 
     const everything = `${h.logs()}\n${JSON.stringify(h.alerts)}\n${JSON.stringify(h.feeds.status())}`;
@@ -266,8 +266,8 @@ describe('calendar feeds', () => {
       await day.service.calendar.whenIdle();
       await waitFor(() => published.some((a) => a.state === 'cleared'), 15_000, 'the cleared alert on MQTT');
       expect(published.map((a) => [a.id, a.state])).toEqual([
-        ['3F-301/calendar_feed/-', 'raised'],
-        ['3F-301/calendar_feed/-', 'cleared'],
+        ['3F-301/calendar_feed', 'raised'],
+        ['3F-301/calendar_feed', 'cleared'],
       ]);
     } finally {
       await watcher.endAsync();

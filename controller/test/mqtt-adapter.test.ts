@@ -316,7 +316,9 @@ describe.each(brokers)('The MQTT adapter with $name', ({ start }) => {
       'window.contact: expected one of open/closed, got "AJAR"',
     ]);
     expect(rejections.filter((r) => r.device === 'lights').map((r) => r.count)).toEqual([1, 2, 3, 4, 5, 6, 7]);
-    expect(store.get('3F-301', 'lights.main.level')).toMatchObject({ value: 40, quality: 'good' });
+    // Never applied: the last good value is kept — but no longer trusted, since the device
+    // has since sent something unusable for it (a rejected reading proves nothing: stale).
+    expect(store.get('3F-301', 'lights.main.level')).toMatchObject({ value: 40, quality: 'stale' });
     expect(store.get('3F-301', 'lights.main.on')?.value).toBe(true);
     expect(store.get('3F-301', 'window.contact')?.value).toBeNull();
     expect(store.deviceHealth('3F-301', 'lights')?.lastError).toBe('payload of 70000 bytes is over the 65536-byte limit');

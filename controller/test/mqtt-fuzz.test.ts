@@ -133,7 +133,7 @@ const brokers = [
 ];
 
 describe.each(brokers)('Fuzzing the MQTT adapter through $name', ({ start, controlTopics }) => {
-  it('survives 10,000 random and malformed payloads, counts every one, leaves the room state unchanged and still applies good messages afterwards', async () => {
+  it('survives 10,000 random and malformed payloads, counts every one, changes no value (garbage can only make a point stale, never good) and still applies good messages afterwards', async () => {
     const url = await start();
     const { site, bus, store, listenerErrors } = testSite(undefined, frozenClock);
     const logLines: string[] = [];
@@ -152,7 +152,11 @@ describe.each(brokers)('Fuzzing the MQTT adapter through $name', ({ start, contr
     for (const t of RAW_TOPICS) await device.publishAsync(t, 'CLOSED', { qos: 1 });
     const settled = AVAILABILITY_TOPICS.length + JSON_TOPICS.length + RAW_TOPICS.length;
     await waitFor(() => adapter.stats().applied === settled, 20_000, 'the good baseline');
-    const snapshot = () => JSON.stringify([site.rooms.map((r) => store.roomPoints(r.id).map((p) => [p.id, p.value, p.quality])), store.allDeviceHealth().map((h) => [h.device, h.online])]);
+    // Values and device status must not change; quality may only go from good to stale
+    // (a rejected message leaves its points unproven), never to good from garbage.
+    const snapshot = () => JSON.stringify([site.rooms.map((r) => store.roomPoints(r.id).map((p) => [p.id, p.value])), store.allDeviceHealth().map((h) => [h.device, h.online])]);
+    const qualities = () => site.rooms.flatMap((r) => store.roomPoints(r.id).map((p) => [`${r.id}/${p.id}`, p.quality] as const));
+    const qualityBefore = new Map(qualities());
     const before = snapshot();
     const baseline = adapter.stats();
     expect(baseline.rejected).toBe(0);
@@ -179,6 +183,7 @@ describe.each(brokers)('Fuzzing the MQTT adapter through $name', ({ start, contr
     expect(adapter.connected).toBe(true);
     expect(after.applied).toBe(baseline.applied);
     expect(snapshot()).toBe(before);
+    for (const [id, q] of qualities()) expect([qualityBefore.get(id), 'stale'], id).toContain(q);
     expect(after.rejected).toBeGreaterThanOrEqual(state + control);
     expect(after.rejected).toBe(rejections.length);
     // Counted per device: every device the fuzzer targeted has its own growing count.
