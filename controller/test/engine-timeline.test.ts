@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { systemClock } from '../src/model/clock.ts';
 import { Schedule } from '../src/engine/timeline/schedule.ts';
 import { planMeeting, type Step } from '../src/engine/intent/steps.ts';
+import type { JobOutcome } from '../src/engine/jobs/job.ts';
 import { Timeline } from '../src/engine/timeline/timeline.ts';
 import type { Meeting } from '../src/model/meetings.ts';
 import { siteFromYaml } from './helpers/site.ts';
@@ -124,7 +125,7 @@ describe('timeline on virtual time', () => {
   let ran: { name: string; meeting: string; at: number; late: number }[];
   let timelines: Timeline[];
 
-  const open = (run?: (step: Step, tl: () => Timeline) => void) => {
+  const open = (run?: (step: Step) => JobOutcome | void) => {
     const schedule = new Schedule({ clock: systemClock, rooms: ['R1', 'R2'], file: join(dir, 'meetings.json') });
     schedule.load();
     let tl: Timeline;
@@ -134,7 +135,7 @@ describe('timeline on virtual time', () => {
       clock: systemClock,
       run: (step) => {
         ran.push({ name: step.name, meeting: step.meetingId, at: Date.now(), late: step.lateMinutes });
-        run?.(step, () => tl);
+        return run?.(step);
       },
     });
     timelines.push(tl);
@@ -209,10 +210,10 @@ describe('timeline on virtual time', () => {
     expect(ran.find((r) => r.name === 'ready')!.at).toBe(at('09:45', 30));
   });
 
-  it('does not mark a step the executor re-queued as done: a close waiting for the room to be vacant runs again later', () => {
+  it('does not mark a step whose job answered "later" as done: a close waiting for the room to be vacant runs again later', () => {
     let attempts = 0;
-    const { schedule } = open((step, tl) => {
-      if (step.name === 'close' && ++attempts < 3) tl().reschedule(step, Date.now() + 5 * MIN);
+    const { schedule } = open((step) => {
+      if (step.name === 'close' && ++attempts < 3) return { kind: 'later', at: Date.now() + 5 * MIN };
     });
     schedule.upsert({ id: 'M', room: 'R1', start: at('09:00'), end: at('10:00') });
     vi.advanceTimersByTime(at('10:30') - T0);
@@ -220,9 +221,9 @@ describe('timeline on virtual time', () => {
     expect([...schedule.stepsDone('M')]).toContain('close');
   });
 
-  it('P6: in-session monitoring runs from the start until the end while the executor re-queues it', () => {
-    const { schedule } = open((step, tl) => {
-      if (step.kind === 'monitor' && Date.now() + 10 * MIN < at('11:00')) tl().reschedule(step, Date.now() + 10 * MIN);
+  it('P6: in-session monitoring runs from the start until the end while its job answers "later"', () => {
+    const { schedule } = open((step) => {
+      if (step.kind === 'monitor' && Date.now() + 10 * MIN < at('11:00')) return { kind: 'later', at: Date.now() + 10 * MIN };
     });
     schedule.upsert({ id: 'M', room: 'R1', start: at('10:00'), end: at('11:00') });
     vi.advanceTimersByTime(at('12:00') - T0);

@@ -23,7 +23,9 @@ import { RoomWatch, type RoomPhase } from './readiness/room-watch.ts';
 import { Routines, type RoutineTask } from './jobs/routines.ts';
 import { SceneRunner, type SceneResult } from './reconcile/scenes.ts';
 import type { Schedule } from './timeline/schedule.ts';
-import { ref, StepRunner, type HvacStrategy, type StepSettings } from './jobs/step-runner.ts';
+import { JobRunner } from './jobs/job-runner.ts';
+import { ref, type JobSettings } from './jobs/job.ts';
+import type { HvacStrategy } from './hvac/hvac-start.ts';
 import { ThermalFile } from './hvac/thermal-file.ts';
 import { Timeline } from './timeline/timeline.ts';
 import { Waits } from './timeline/waits.ts';
@@ -43,7 +45,7 @@ import { Waits } from './timeline/waits.ts';
  * With a data directory, alerts (alerts.json), readiness records (readiness.json) and
  * the learned thermal rates (thermal.json) survive a restart, like the schedule.
  */
-export interface EngineSettings extends StepSettings {
+export interface EngineSettings extends JobSettings {
   /** Read-back wait per write (Modbus units are polled every few seconds). */
   verifyTimeoutMs: number;
   attempts: number;
@@ -101,7 +103,7 @@ export class Engine {
   private readonly actions: RoomActions;
   private readonly closer: Closer;
   private readonly watch: RoomWatch;
-  private readonly steps: StepRunner;
+  private readonly jobs: JobRunner;
   private readonly queue: DueQueue<RoutineTask>;
   private readonly log: Logger;
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -121,7 +123,7 @@ export class Engine {
     // No alert book here: a write that cannot be proven shows in the check that follows it (one alert per fault).
     this.enforcer = new Enforcer({ rooms: site.rooms, state, bus, writer: options.writer, clock, verifyTimeoutMs: this.settings.verifyTimeoutMs, attempts: this.settings.attempts, backoffMs: this.settings.backoffMs, logger: this.log });
     this.reconciler = new Reconciler({ rooms: site.rooms, state, bus, clock, enforcer: this.enforcer, alerts: this.alerts, logger: this.log });
-    this.readinessWatch = new ReadinessWatch({ site, state, bus, clock, schedule, alerts: this.alerts, book: this.readiness, logger: this.log, changed: (room) => this.publishReadiness(room) });
+    this.readinessWatch = new ReadinessWatch({ site, state, bus, clock, schedule, alerts: this.alerts, book: this.readiness, logger: this.log, changed: (room) => bus.emit('readiness', { room, ts: clock.now() }) });
     this.actions = new RoomActions({ site, state, bus, clock, reconciler: this.reconciler, alerts: this.alerts, book: this.readiness, waits: this.waits, log: this.log, micTestWaitMs: this.settings.micTestWaitMs });
     this.watch = new RoomWatch({
       site,
@@ -138,30 +140,13 @@ export class Engine {
     this.scenes = new SceneRunner({ rooms: site.rooms, enforcer: this.enforcer, bus, clock, waits: this.waits, publish: (room, result) => this.publish(`rooms/${room}/scene`, result, true), applied: (room, point, value) => this.reconciler.adopt(room, point, value) });
     this.queue = new DueQueue<RoutineTask>(clock, (task) => this.track(Promise.resolve().then(task)), (err, key) => this.log.error({ err, key }, 'engine: a routine failed'));
     this.routines = new Routines({ site, rooms: this.rooms, actions: this.actions, closer: this.closer, watch: this.watch, schedule, state, queue: this.queue, bus, clock, log: this.log });
-    this.steps = new StepRunner({
-      rooms: this.rooms,
-      actions: this.actions,
-      closer: this.closer,
-      scenes: this.scenes,
-      schedule,
-      alerts: this.alerts,
-      book: this.readiness,
-      ledger: this.ledger,
-      learner: this.learner,
-      watch: this.watch,
-      state,
-      waits: this.waits,
-      clock,
-      bus,
-      log: this.log,
-      settings: this.settings,
-      timeline: () => this.timeline,
-      recheck: (id, at) => this.queue.schedule(`recheck:${id}`, at, () => this.recheck(id)),
-      cancelRecheck: (id) => this.queue.cancel(`recheck:${id}`),
-      verdict: (v) => this.onVerdict(v),
-      readinessChanged: (room) => this.publishReadiness(room),
-    });
-    this.timeline = new Timeline({ schedule, rooms: site.rooms, clock, run: (step, meeting) => this.steps.run(step, meeting), logger: this.log });
+    this.jobs = new JobRunner(
+      { actions: this.actions, closer: this.closer, scenes: this.scenes, schedule, book: this.readiness, ledger: this.ledger, learner: this.learner, watch: this.watch, state, waits: this.waits, clock, bus, log: this.log, settings: this.settings },
+      this.rooms,
+      this.queue,
+      (id) => schedule.get(id),
+    );
+    this.timeline = new Timeline({ schedule, rooms: site.rooms, clock, run: (step, meeting) => this.jobs.run(step, meeting), logger: this.log });
   }
 
   start(): void {
@@ -170,6 +155,9 @@ export class Engine {
     this.readiness.load();
     this.loadThermal();
     this.unsubscribe.push(bus.on('alert', (a) => this.publish('alerts', a, false)));
+    // Results are bus events; the retained readiness topic follows them.
+    this.unsubscribe.push(bus.on('verdict', (v) => this.publishReadiness(v.room)));
+    this.unsubscribe.push(bus.on('readiness', (r) => this.publishReadiness(r.room)));
     this.unsubscribe.push(schedule.onChange((c) => (c.kind === 'cancelled' ? this.cancelled(c.meeting.id, c.meeting.room) : undefined)));
     this.watch.start();
     this.reconciler.start();
@@ -312,16 +300,6 @@ export class Engine {
     }
   }
 
-  private recheck(meetingId: string): void {
-    const m = this.options.schedule.get(meetingId);
-    if (m && m.status === 'scheduled') this.steps.recheck(m);
-  }
-
-  private onVerdict(v: MeetingVerdict): void {
-    this.options.bus.emit('verdict', v);
-    this.publishReadiness(v.room);
-  }
-
   private publishReadiness(roomId: string): void {
     if (!this.options.publisher || !this.options.sitePrefix) return;
     this.publish(`rooms/${roomId}/readiness`, this.readinessOf(roomId), true);
@@ -329,7 +307,7 @@ export class Engine {
 
   /** A cancelled meeting's alerts are cleared; a room being prepared for it is released. */
   private cancelled(meetingId: string, roomId: string): void {
-    this.queue.cancel(`recheck:${meetingId}`);
+    this.jobs.cancelRecheck(meetingId);
     // Its alerts stay: a fault found for it is still a fault; each clears when its condition is true again.
     if (this.watch.preparing(roomId) === meetingId) this.watch.setPreparing(roomId, undefined);
     const room = this.rooms.get(roomId);

@@ -12,6 +12,8 @@ export interface BusEvents {
   verdict: MeetingVerdict;
   alert: AlertEvent;
   activity: ActivityEvent;
+  /** A room's readiness changed (a check, a verdict, a phase): the retained readiness topic is republished. */
+  readiness: { room: string; ts: number };
 }
 
 type Listener<T> = (event: T) => void;

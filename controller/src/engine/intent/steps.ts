@@ -15,7 +15,7 @@ export type StepKind =
   | 'ready' // P4: lights to the meeting scene, full readiness check (T-15)
   | 'final_sound' // P3: last sound check (T-5)
   | 'session_start' // the verdict at start
-  | 'monitor' // P6: in-session check; the executor re-queues it (Timeline.reschedule) until the end
+  | 'monitor' // P6: in-session check; its job returns "later" until the end
   | 'no_show' // nobody present N minutes after start → release
   | 'end' // monitoring stops, end recorded
   | 'close'; // P7: close once vacant (lights/display off, HVAC setback or off, lock)
@@ -41,6 +41,8 @@ export interface Step {
   plannedAt: number;
   /** close only: P7 setback when another meeting follows within the policy horizon, else off. */
   hvacAfter?: 'setback' | 'off';
+  /** end only: a close follows (false between back-to-back meetings). */
+  closes?: boolean;
 }
 
 export interface MeetingPlan {
@@ -106,7 +108,7 @@ export function planMeeting(meeting: Meeting, room: Pick<Room, 'policy' | 'devic
     return plan;
   }
 
-  const candidates: { name: string; kind: StepKind; nominal: number; procedures: string[]; hvacAfter?: 'setback' | 'off' }[] = [];
+  const candidates: { name: string; kind: StepKind; nominal: number; procedures: string[]; hvacAfter?: 'setback' | 'off'; closes?: boolean }[] = [];
   const started = meeting.start <= now;
   const ended = meeting.end <= now;
 
@@ -124,8 +126,9 @@ export function planMeeting(meeting: Meeting, room: Pick<Room, 'policy' | 'devic
     const noShowAt = meeting.start + policy.no_show_minutes * MIN;
     if (policy.no_show_minutes > 0 && noShowAt < meeting.end) candidates.push({ name: 'no_show', kind: 'no_show', nominal: noShowAt, procedures: [] });
   }
-  candidates.push({ name: 'end', kind: 'end', nominal: meeting.end, procedures: ['P6'] });
-  if (isBackToBack(policy, meeting, ctx.next)) {
+  const backToBack = isBackToBack(policy, meeting, ctx.next);
+  candidates.push({ name: 'end', kind: 'end', nominal: meeting.end, procedures: ['P6'], closes: !backToBack });
+  if (backToBack) {
     plan.backToBackWith = ctx.next!.id;
     plan.omitted.push({ name: 'close', why: `back-to-back with ${ctx.next!.id}` });
   } else {
@@ -154,6 +157,7 @@ export function planMeeting(meeting: Meeting, room: Pick<Room, 'policy' | 'devic
       procedures: c.procedures,
       plannedAt: meeting.plannedAt,
       ...(c.hvacAfter ? { hvacAfter: c.hvacAfter } : {}),
+      ...(c.closes !== undefined ? { closes: c.closes } : {}),
     });
   }
   plan.steps.sort((a, b) => a.due - b.due || a.rank - b.rank);

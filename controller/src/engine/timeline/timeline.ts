@@ -5,6 +5,7 @@ import { DueQueue, type DueQueueStats } from './due-queue.ts';
 import type { Meeting } from '../../model/meetings.ts';
 import type { Schedule, ScheduleChange } from './schedule.ts';
 import { earliestStepTime, planMeeting, type MeetingPlan, type Step } from '../intent/steps.ts';
+import type { JobOutcome } from '../jobs/job.ts';
 
 /**
  * Keeps every scheduled meeting's steps in the one DueQueue and hands each step to the
@@ -19,7 +20,8 @@ import { earliestStepTime, planMeeting, type MeetingPlan, type Step } from '../i
  * it in full when the horizon reaches it (a month of 100,000 meetings is mostly
  * placeholders). Planning is pure, so planning later gives the same steps.
  */
-export type StepRunner = (step: Step, meeting: Meeting) => void | Promise<void>;
+/** Runs a due step's job; "later" puts it back in the queue (not done), anything else is done. */
+export type StepRunner = (step: Step, meeting: Meeting) => void | JobOutcome | Promise<void | JobOutcome>;
 
 export interface TimelineOptions {
   schedule: Schedule;
@@ -95,11 +97,11 @@ export class Timeline {
   }
 
   /**
-   * Puts a step back in the queue for a later time: close waiting for the room to be
-   * vacant (P7), optimal start deciding to wait (P5), monitoring re-arming (P6). A step
-   * re-queued while it runs is not marked done.
+   * Puts a step back in the queue for a later time: a job's "later" outcome (close
+   * waiting for the room to be vacant P7, optimal start deciding to wait P5, monitoring
+   * re-arming P6). A step re-queued while it runs is not marked done.
    */
-  reschedule(step: Step, due: number): void {
+  private reschedule(step: Step, due: number): void {
     const meeting = this.options.schedule.get(step.meetingId);
     if (!meeting || meeting.status !== 'scheduled' || meeting.plannedAt !== step.plannedAt) return;
     this.enqueue(step.meetingId, step.key, due, { step: { ...step, due } }, step.rank);
@@ -207,20 +209,31 @@ export class Timeline {
         this.log.error({ err, step: step.key }, 'timeline: could not record a step as done');
       }
     };
-    let result: void | Promise<void>;
+    // The job's outcome decides: "later" re-queues the step (not done), anything else marks it done.
+    const settle = (outcome: void | JobOutcome) => {
+      if (outcome && outcome.kind === 'later') this.reschedule(step, outcome.at);
+      finish();
+    };
+    let result: void | JobOutcome | Promise<void | JobOutcome>;
     try {
       result = this.options.run(step, meeting);
     } catch (err) {
       this.log.error({ err, step: step.key }, 'timeline: step failed');
       return finish();
     }
-    if (!result || typeof (result as Promise<void>).then !== 'function') return finish();
-    const p = (result as Promise<void>)
-      .catch((err: unknown) => this.log.error({ err, step: step.key }, 'timeline: step failed'))
-      .finally(() => {
-        this.inFlight.delete(p);
-        finish();
-      });
+    if (!result || typeof (result as Promise<void>).then !== 'function') return settle(result as void | JobOutcome);
+    const p: Promise<void> = (result as Promise<void | JobOutcome>)
+      .then(
+        (outcome) => {
+          this.inFlight.delete(p);
+          settle(outcome);
+        },
+        (err: unknown) => {
+          this.log.error({ err, step: step.key }, 'timeline: step failed');
+          this.inFlight.delete(p);
+          finish();
+        },
+      );
     this.inFlight.add(p);
   }
 }
