@@ -8,6 +8,7 @@ import type { ResolvedDevice, ResolvedPoint } from '../model/devices.ts';
 import type { PointValue } from '../model/points.ts';
 import type { PointSink } from '../model/room-state.ts';
 import { commandPayload, DeviceMessageReader, DeviceTopicIndex, shortTopic, topicMatcher } from './mqtt-devices.ts';
+import { topics } from '../model/topics.ts';
 
 export { commandPayload, topicMatcher } from './mqtt-devices.ts';
 
@@ -93,7 +94,7 @@ export class MqttAdapter implements DeviceAdapter {
     logger: Logger,
   ) {
     this.log = logger;
-    this.statusTopic = `${options.sitePrefix}/status`;
+    this.statusTopic = topics.status(options.sitePrefix);
     this.index = new DeviceTopicIndex(devices);
     this.deviceFilters = this.index.filters;
     this.reader = new DeviceMessageReader(this.index, sink, bus, clock, logger, options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES);

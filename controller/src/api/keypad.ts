@@ -1,6 +1,7 @@
 import type { Room } from '../config/load.ts';
 import type { Logger } from '../log.ts';
 import type { SceneResult } from '../engine/reconcile/scenes.ts';
+import { topics } from '../model/topics.ts';
 
 /**
  * Wall keypads (issue 6, item 3): a keypad publishes a scene name on
@@ -34,7 +35,7 @@ export class KeypadScenes {
   constructor(private deps: KeypadDeps) {}
 
   get filter(): string {
-    return `${this.deps.sitePrefix}/rooms/+/scene/set`;
+    return topics.sceneSetFilter(this.deps.sitePrefix);
   }
 
   start(): void {
@@ -50,8 +51,7 @@ export class KeypadScenes {
   }
 
   message(topic: string, payload: Buffer): void {
-    const prefix = `${this.deps.sitePrefix}/rooms/`;
-    const roomId = topic.startsWith(prefix) && topic.endsWith('/scene/set') ? topic.slice(prefix.length, -'/scene/set'.length) : '';
+    const roomId = topics.roomOfSceneSet(this.deps.sitePrefix, topic) ?? '';
     const room = this.deps.rooms.find((r) => r.id === roomId);
     if (!room) return this.reject(roomId, `unknown room "${roomId.slice(0, 64)}"`);
     const scene = sceneName(payload);

@@ -14,6 +14,7 @@ import { Closer } from './jobs/closing.ts';
 import { DueQueue } from './timeline/due-queue.ts';
 import { Enforcer } from './reconcile/enforcement.ts';
 import { Reconciler } from './reconcile/reconciler.ts';
+import { topics } from '../model/topics.ts';
 import { ReadinessWatch } from './readiness/readiness-watch.ts';
 import { roomIntent } from './intent/intent.ts';
 import { comfortBand } from '../model/season.ts';
@@ -137,7 +138,7 @@ export class Engine {
       onDoorClosed: (room) => this.track(this.closer.doorClosed(this.rooms.get(room)!)),
     });
     this.closer = new Closer({ actions: this.actions, state, watch: this.watch, book: this.readiness, bus, clock });
-    this.scenes = new SceneRunner({ rooms: site.rooms, enforcer: this.enforcer, bus, clock, waits: this.waits, publish: (room, result) => this.publish(`rooms/${room}/scene`, result, true), applied: (room, point, value) => this.reconciler.adopt(room, point, value) });
+    this.scenes = new SceneRunner({ rooms: site.rooms, enforcer: this.enforcer, bus, clock, waits: this.waits, publish: (room, result) => this.publish((sp) => topics.roomScene(sp, room), result, true), applied: (room, point, value) => this.reconciler.adopt(room, point, value) });
     this.queue = new DueQueue<RoutineTask>(clock, (task) => this.track(Promise.resolve().then(task)), (err, key) => this.log.error({ err, key }, 'engine: a routine failed'));
     this.routines = new Routines({ site, rooms: this.rooms, actions: this.actions, closer: this.closer, watch: this.watch, schedule, state, queue: this.queue, bus, clock, log: this.log });
     this.jobs = new JobRunner(
@@ -154,7 +155,7 @@ export class Engine {
     this.alerts.load();
     this.readiness.load();
     this.loadThermal();
-    this.unsubscribe.push(bus.on('alert', (a) => this.publish('alerts', a, false)));
+    this.unsubscribe.push(bus.on('alert', (a) => this.publish(topics.alerts, a, false)));
     // Results are bus events; the retained readiness topic follows them.
     this.unsubscribe.push(bus.on('verdict', (v) => this.publishReadiness(v.room)));
     this.unsubscribe.push(bus.on('readiness', (r) => this.publishReadiness(r.room)));
@@ -302,7 +303,7 @@ export class Engine {
 
   private publishReadiness(roomId: string): void {
     if (!this.options.publisher || !this.options.sitePrefix) return;
-    this.publish(`rooms/${roomId}/readiness`, this.readinessOf(roomId), true);
+    this.publish((sp) => topics.roomReadiness(sp, roomId), this.readinessOf(roomId), true);
   }
 
   /** A cancelled meeting's alerts are cleared; a room being prepared for it is released. */
@@ -318,10 +319,11 @@ export class Engine {
     this.track(this.closer.close(room, ref(m), soon ? 'setback' : 'off', 'cancelled').then(() => this.publishReadiness(roomId)));
   }
 
-  private publish(topic: string, payload: object, retain: boolean): void {
+  private publish(topicOf: (sitePrefix: string) => string, payload: object, retain: boolean): void {
     const { publisher, sitePrefix } = this.options;
     if (!publisher || !sitePrefix || this.stopping) return;
-    publisher.publish(`${sitePrefix}/${topic}`, payload, { retain, qos: 1 }).catch((err: Error) => this.log.debug({ err: err.message, topic }, 'engine: publish failed'));
+    const topic = topicOf(sitePrefix);
+    publisher.publish(topic, payload, { retain, qos: 1 }).catch((err: Error) => this.log.debug({ err: err.message, topic }, 'engine: publish failed'));
   }
 
   private track<T>(p: Promise<T>): Promise<T> {

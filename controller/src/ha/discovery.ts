@@ -1,5 +1,6 @@
 import type { Room } from '../config/load.ts';
 import type { RoomPhase } from '../engine/readiness/room-watch.ts';
+import { topics } from '../model/topics.ts';
 
 /**
  * Home Assistant MQTT discovery payloads (issue 7): each room appears in Home
@@ -65,8 +66,8 @@ function pointTemplate(point: string): string {
 export function roomDiscovery(room: Room, ctx: DiscoveryContext): DiscoveryMessage[] {
   const node = nodeId(ctx.siteId);
   const roomSlug = slug(room.id);
-  const stateTopic = `${ctx.sitePrefix}/rooms/${room.id}/state`;
-  const readinessTopic = `${ctx.sitePrefix}/rooms/${room.id}/readiness`;
+  const stateTopic = topics.roomState(ctx.sitePrefix, room.id);
+  const readinessTopic = topics.roomReadiness(ctx.sitePrefix, room.id);
   const device = {
     identifiers: [`${node}_${roomSlug}`],
     name: room.name,
@@ -84,7 +85,7 @@ export function roomDiscovery(room: Room, ctx: DiscoveryContext): DiscoveryMessa
         unique_id: `${node}_${objectId}`,
         object_id: `${node}_${objectId}`,
         default_entity_id: `${component}.${node}_${objectId}`,
-        availability_topic: `${ctx.sitePrefix}/status`,
+        availability_topic: topics.status(ctx.sitePrefix),
         payload_available: 'online',
         payload_not_available: 'offline',
         device,
@@ -141,7 +142,7 @@ export function roomDiscovery(room: Room, ctx: DiscoveryContext): DiscoveryMessa
       entity('scene', `scene_${name}`, {
         name: label,
         icon: 'mdi:palette-outline',
-        command_topic: `${ctx.sitePrefix}/rooms/${room.id}/scene/set`,
+        command_topic: topics.roomSceneSet(ctx.sitePrefix, room.id),
         payload_on: name,
         retain: false,
         qos: 1,

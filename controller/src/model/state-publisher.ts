@@ -2,6 +2,7 @@ import type { Site } from '../config/load.ts';
 import type { EventBus } from './bus.ts';
 import type { Clock, TimerHandle } from './clock.ts';
 import type { RoomStateStore } from './room-state.ts';
+import { topics } from './topics.ts';
 
 /** The part of the MQTT adapter this feature needs. */
 export interface Publisher {
@@ -45,7 +46,7 @@ export class StatePublisher {
   }
 
   topic(room: string): string {
-    return `${this.sitePrefix}/rooms/${room}/state`;
+    return topics.roomState(this.sitePrefix, room);
   }
 
   /** The retained payload for one room. */
