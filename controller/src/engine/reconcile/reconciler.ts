@@ -163,11 +163,14 @@ export class Reconciler {
       // Nothing is sent to a device that is not there; deviceBack() drives it again.
       if (d.state !== 'offline') this.stats.deferredOffline++;
       d.state = 'offline';
-      this.settle(d, this.outcome(d, { reason: `device ${d.device} is offline` }));
+      d.last = this.outcome(d, { reason: `device ${d.device} is offline` });
+      this.settle(d, d.last);
       return;
     }
     d.driving = true;
     d.again = false;
+    // No longer "offline": the device's own reports while this round runs must not start another one.
+    if (d.state === 'offline') d.state = 'pending';
     this.stats.rounds++;
     const value = d.value;
     void this.o.enforcer
@@ -286,7 +289,9 @@ export class Reconciler {
     const r = this.rooms.get(room);
     const kind = r?.devices.find((x) => x.name === device)?.profile.kind;
     if (kind === 'fire_alarm' || kind === 'occupancy')
-      for (const x of this.desires.values()) if (x.state === 'refused' && !x.driving && (kind === 'fire_alarm' || x.room === room)) this.drive(x);
+      // A round still running is asked again when it ends (drive() sets `again`): a "present:false, count:0"
+      // message applies its two points one after the other, and the second must not be lost.
+      for (const x of this.desires.values()) if (x.state === 'refused' && (kind === 'fire_alarm' || x.room === room)) this.drive(x);
   }
 
   private settle(d: Desire, out: WriteOutcome): void {
