@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SimDay } from '../src/cli/sim-day.ts';
-import { demoColumns } from '../src/engine/engine.ts';
+import { demoColumns } from '../src/cli/demo-columns.ts';
 import type { ActivityEvent, AlertEvent, CheckOutcome, MeetingVerdict } from '../src/model/events.ts';
 import type { PointValue } from '../src/model/points.ts';
 import { siteFromYaml } from './helpers/site.ts';

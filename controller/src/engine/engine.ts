@@ -356,5 +356,4 @@ export class Engine {
 }
 
 export type { HvacStrategy, RoomPhase, SceneResult };
-export { demoColumns } from '../cli/demo-columns.ts';
 
