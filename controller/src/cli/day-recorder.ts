@@ -27,6 +27,10 @@ export interface AlertLine {
   state: AlertEvent['state'];
   severity: AlertEvent['severity'];
   minutesToStart?: number;
+  /** What the engineer reads: the failing check or device, observed, since when (no title or organizer). */
+  message: string;
+  /** A clear: why it cleared. */
+  reason?: string;
   at: string;
 }
 
@@ -129,6 +133,8 @@ export class DayRecorder {
       state: a.state,
       severity: a.severity,
       ...(a.minutesToStart !== undefined ? { minutesToStart: a.minutesToStart } : {}),
+      message: a.message,
+      ...(a.reason ? { reason: a.reason } : {}),
       at: this.local(a.ts),
     };
   }
