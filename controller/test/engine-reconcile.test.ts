@@ -57,7 +57,8 @@ let hvacAfterFirstAdvance: { power: unknown; commandsBeforePoll: number; wanted:
 let bAfterReboot: { power: unknown; setpoint: unknown } | undefined;
 
 beforeAll(async () => {
-  day = await SimDay.open({ site: siteFromYaml(YAML), startTogether: true, faults: [
+  // A fixed pre-start (P5's comparison strategy) so the HVAC is certainly wanted at the booking, whatever optimal start would decide.
+  day = await SimDay.open({ site: siteFromYaml(YAML), startTogether: true, engine: { hvac: { kind: 'fixed', minutesBeforeStart: 120 } }, faults: [
       { room: 'A', kind: 'device_offline:hvac', at: '07:30', clear_at: '07:36' },
       { room: 'B', kind: 'device_reboot:hvac:120', at: '08:50' },
     ],

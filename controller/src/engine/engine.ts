@@ -57,7 +57,7 @@ export interface EngineSettings extends JobSettings {
 
 export const DEFAULT_SETTINGS: EngineSettings = {
   hvac: { kind: 'optimal' },
-  monitorEveryMs: 5 * 60_000,
+  monitorEveryMs: 3 * 60_000,
   recheckEveryMs: 2 * 60_000,
   closeRetryMs: 60_000,
   verifyTimeoutMs: 30_000,
@@ -124,7 +124,7 @@ export class Engine {
     // No alert book here: a write that cannot be proven shows in the check that follows it (one alert per fault).
     this.enforcer = new Enforcer({ rooms: site.rooms, state, bus, writer: options.writer, clock, verifyTimeoutMs: this.settings.verifyTimeoutMs, attempts: this.settings.attempts, backoffMs: this.settings.backoffMs, logger: this.log });
     this.reconciler = new Reconciler({ rooms: site.rooms, state, bus, clock, enforcer: this.enforcer, alerts: this.alerts, logger: this.log });
-    this.readinessWatch = new ReadinessWatch({ site, state, bus, clock, schedule, alerts: this.alerts, book: this.readiness, logger: this.log, changed: (room) => bus.emit('readiness', { room, ts: clock.now() }) });
+    this.readinessWatch = new ReadinessWatch({ site, state, bus, clock, schedule, alerts: this.alerts, book: this.readiness, logger: this.log, changed: (room) => bus.emit('readiness', { room, ts: clock.now() }), released: (room, id) => this.watch.phase(room) === 'released' && this.watch.phaseMeeting(room) === id });
     this.actions = new RoomActions({ site, state, bus, clock, reconciler: this.reconciler, alerts: this.alerts, book: this.readiness, waits: this.waits, log: this.log, micTestWaitMs: this.settings.micTestWaitMs });
     this.watch = new RoomWatch({
       site,

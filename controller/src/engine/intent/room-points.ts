@@ -89,3 +89,9 @@ export function roomTemperature(state: StateReader, room: Room): number | undefi
   if (values.length === 0) return undefined;
   return Math.round((values.reduce((a, b) => a + b, 0) / values.length) * 10) / 10;
 }
+
+/** P15: the room's headcount from its occupancy sensors (counts only), if any reports one. */
+export function roomCount(state: StateReader, room: Room): number | undefined {
+  const values = ids(room, 'occupancy', 'count').map((p) => good(state, room, p)).filter((v): v is number => typeof v === 'number');
+  return values.length ? Math.max(...values) : undefined;
+}

@@ -1,4 +1,4 @@
-import { displays, freshAir, freshAirSpeeds, good, hvacUnits, lightZones, roomCo2, roomTemperature } from '../intent/room-points.ts';
+import { displays, freshAir, freshAirSpeeds, good, hvacUnits, lightZones, roomCo2, roomCount, roomTemperature } from '../intent/room-points.ts';
 import { avLeadMinutes } from '../intent/steps.ts';
 import { DONE, later, MIN, readinessChanged, ref, writeCtx, type JobHandler } from './job.ts';
 
@@ -12,9 +12,14 @@ import { DONE, later, MIN, readinessChanged, ref, writeCtx, type JobHandler } fr
  *   close          P7 once the room is vacant (later until then; closing.ts)
  */
 
-/** P16: fresh air at medium for the meeting, high while CO2 is near the limit, back to medium once it is well below. */
-const FRESH_AIR_BOOST_AT = 0.85;
-const FRESH_AIR_EASE_AT = 0.6;
+/**
+ * P16, demand-controlled: fresh air at medium for the meeting, high while CO2 nears the
+ * limit or the room is half full or more (a full room at the design rate of 30 m³/h a
+ * person settles near 1000 ppm only at full flow), back to medium once CO2 is well below.
+ */
+const FRESH_AIR_BOOST_AT = 0.7;
+const FRESH_AIR_EASE_AT = 0.5;
+const CROWDED_AT = 0.5;
 
 /** The verdict at the start; then the test tone stops and the mics stay live for the meeting. */
 export const sessionStart: JobHandler = async (d, _step, meeting, room) => {
@@ -50,8 +55,12 @@ export const monitor: JobHandler = async (d, _step, meeting, room) => {
   }
   const co2 = roomCo2(state, room);
   const max = room.policy.co2_max_ppm;
-  if (co2 !== undefined && freshAirSpeeds(room).length > 0 && (co2 >= FRESH_AIR_BOOST_AT * max || co2 <= FRESH_AIR_EASE_AT * max)) {
-    const speed = co2 >= FRESH_AIR_BOOST_AT * max ? 'high' : 'medium';
+  const count = roomCount(state, room);
+  const crowded = count !== undefined && count >= CROWDED_AT * room.capacity;
+  const boost = crowded || (co2 !== undefined && co2 >= FRESH_AIR_BOOST_AT * max);
+  const ease = !crowded && co2 !== undefined && co2 <= FRESH_AIR_EASE_AT * max;
+  if (freshAirSpeeds(room).length > 0 && (boost || ease)) {
+    const speed = boost ? 'high' : 'medium';
     const writes = freshAirSpeeds(room).filter((p) => good(state, room, p) !== speed).map((p) => ({ set: p, value: speed }));
     if (writes.length) await actions.write(room, [...freshAir(room).map((p) => ({ set: p, value: true })), ...writes], writeCtx(d, meeting));
   }

@@ -47,6 +47,8 @@ export interface ReadinessWatchOptions {
   startupGraceMs?: number;
   /** The room's readiness (record) changed: the retained topic is republished. */
   changed?: (room: string) => void;
+  /** A meeting released as a no-show depends on nothing any more. */
+  released?: (room: string, meetingId: string) => boolean;
 }
 
 const MIN = 60_000;
@@ -127,7 +129,8 @@ export class ReadinessWatch {
     const room = this.rooms.get(roomId)!;
     const { clock, alerts, state } = this.o;
     const now = clock.now();
-    const m = this.focus(roomId, now);
+    const focused = this.focus(roomId, now);
+    const m = focused && this.o.released?.(roomId, focused.id) ? undefined : focused;
     const required = new Set<CheckName>(m ? this.requiredNow(room, m, now) : []);
 
     const active = alerts.active(roomId).filter((a) => !a.check.startsWith('write:') && a.check in STEP_CHECKS_ALL);
