@@ -88,6 +88,7 @@ export class LiveHub {
         if (result) this.send('scene', a.room, { result });
         this.touch(a.room);
       }),
+      bus.on('phase', (p) => this.clients.size && this.touch(p.room)),
       bus.on('mqtt-connection', (m) => this.clients.size && this.send('mqtt', null, { connected: m.connected })),
       schedule.onChange((c) => {
         if (!this.clients.size) return;

@@ -159,6 +159,7 @@ export class Engine {
     // Results are bus events; the retained readiness topic follows them.
     this.unsubscribe.push(bus.on('verdict', (v) => this.publishReadiness(v.room)));
     this.unsubscribe.push(bus.on('readiness', (r) => this.publishReadiness(r.room)));
+    this.unsubscribe.push(bus.on('phase', (p) => this.publishReadiness(p.room)));
     this.unsubscribe.push(schedule.onChange((c) => (c.kind === 'cancelled' ? this.cancelled(c.meeting.id, c.meeting.room) : undefined)));
     this.watch.start();
     this.reconciler.start();

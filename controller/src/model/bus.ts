@@ -14,6 +14,8 @@ export interface BusEvents {
   activity: ActivityEvent;
   /** A room's readiness changed (a check, a verdict, a phase): the retained readiness topic is republished. */
   readiness: { room: string; ts: number };
+  /** A room entered another phase (preparing, ready, in_session, closing, closed…). */
+  phase: { room: string; phase: string; meetingId?: string; ts: number };
 }
 
 type Listener<T> = (event: T) => void;

@@ -6,7 +6,7 @@ import type { DeviceHealth, PointUpdate } from '../model/points.ts';
 import { InfluxConnection, type RetentionSpec } from '../adapters/influx.ts';
 import { LineEncoder, type Series } from './line-protocol.ts';
 import { Rollup, type RollupSlot } from './rollup.ts';
-import { activityRow, alertRow, commandRow, deviceRow, meetingRow, readinessRow, RP, telemetryFields, telemetryRow, type RoutedRow } from './rows.ts';
+import { activityRow, phaseRow, alertRow, commandRow, deviceRow, meetingRow, readinessRow, RP, telemetryFields, telemetryRow, type RoutedRow } from './rows.ts';
 import { Spool } from './spool.ts';
 import { BatchWriter, type WriterStats } from './writer.ts';
 
@@ -105,6 +105,7 @@ export class Recorder {
       bus.on('verdict', guard('verdict', (v) => this.write(meetingRow(site, v), 'verdict', v))),
       bus.on('alert', guard('alert', (a) => this.write(alertRow(site, a), 'alert', a))),
       bus.on('activity', guard('activity', (a) => this.write(activityRow(site, a), 'activity', a))),
+      bus.on('phase', guard('phase', (p) => this.write(phaseRow(site, p), 'phase', p))),
     ];
     this.stopTick = every(clock, this.cfg.flush_interval_ms, () => this.tick());
     this.spoolChanged(0);

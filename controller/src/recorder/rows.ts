@@ -126,6 +126,18 @@ export function activityRow(site: string, a: ActivityEvent): RoutedRow {
   };
 }
 
+/** A room's phase change (preparing, ready, in_session, closing…): an event row, so dashboards can show the room's day. */
+export function phaseRow(site: string, p: { room: string; phase: string; meetingId?: string; ts: number }): RoutedRow {
+  return {
+    rp: RP.long,
+    measurement: Measurement.event,
+    tags: { site, room: str(p.room), kind: 'phase', name: tag(p.phase), result: 'ok' },
+    required: ['name'],
+    fields: { n: 1, label: str(p.phase), ok: 1, meeting_id: str(p.meetingId) },
+    ts: p.ts,
+  };
+}
+
 export function alertRow(site: string, a: AlertEvent): RoutedRow {
   return {
     rp: RP.long,

@@ -79,18 +79,29 @@ export class RoomWatch {
   setPhase(room: string, phase: RoomPhase, meetingId?: string): void {
     const r = this.rooms.get(room);
     if (!r) return;
-    r.phase = phase;
-    r.phaseMeeting = meetingId;
+    this.announce(room, () => {
+      r.phase = phase;
+      r.phaseMeeting = meetingId;
+    });
   }
 
   startSession(room: string, meetingId: string): void {
     const r = this.rooms.get(room);
-    if (r) r.inSession = meetingId;
+    if (r) this.announce(room, () => (r.inSession = meetingId));
   }
 
   endSession(room: string, meetingId: string): void {
     const r = this.rooms.get(room);
-    if (r?.inSession === meetingId) r.inSession = undefined;
+    if (r?.inSession === meetingId) this.announce(room, () => (r.inSession = undefined));
+  }
+
+  /** Applies a change and puts the room's new phase on the bus if it changed (MQTT out, the live socket follow it). */
+  private announce(room: string, change: () => void): void {
+    const before = `${this.phase(room)}/${this.phaseMeeting(room) ?? ''}`;
+    change();
+    const phase = this.phase(room);
+    const meetingId = this.phaseMeeting(room);
+    if (`${phase}/${meetingId ?? ''}` !== before) this.options.bus.emit('phase', { room, phase, ...(meetingId ? { meetingId } : {}), ts: this.options.clock.now() });
   }
 
   preparing(room: string): string | undefined {
