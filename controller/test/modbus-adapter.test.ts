@@ -296,7 +296,7 @@ describe('Modbus adapter against modbus-serial ServerTCP', () => {
     await expectRejection(t.adapter.writePoint(t.point('dead.setpoint'), 22, 'cmd-dead'), ErrorCode.ModbusTimeout);
   });
 
-  it('counts exception responses: a gateway exception takes the unit offline, an illegal address leaves its points to go stale', async () => {
+  it('counts exception responses: a gateway exception takes the unit offline and it is then tried at a doubling interval, an illegal address leaves its points to go stale', async () => {
     const clock = new ManualClock();
     const t = await setup({ 6: fcu(), 7: fcu() }, [HVAC(6, 5000, 'partial'), HVAC(7, 5000, 'behind_gw')], { clock });
     await waitFor(() => t.store.roomPoints('R1').every((p) => p.quality === 'good'), 15_000, 'every point good');
@@ -304,8 +304,11 @@ describe('Modbus adapter against modbus-serial ServerTCP', () => {
     t.gateway.units.get(7)!.exceptions = { input: 0x0b, holding: 0x0b, coil: 0x0b, discrete: 0x0b };
     for (let i = 2; i <= 8; i++) {
       clock.advance(5000);
-      await waitFor(() => t.polls('partial') >= i && t.polls('behind_gw') >= i, 15_000, `poll ${i}`);
+      await waitFor(() => t.polls('partial') >= i, 15_000, `poll ${i}`);
     }
+    // The unreachable unit backs off: tried at +5 s, +10 s (then every 10 s), +20 s (then 20 s): 3 tries in 35 s, while its
+    // neighbour on the same gateway kept its 5 s period.
+    await waitFor(() => t.polls('behind_gw') >= 4, 15_000, 'the backed-off unit’s three tries');
     // 0x0B: the gateway could not reach the unit → offline.
     expect(t.store.deviceHealth('R1', 'behind_gw')).toMatchObject({ online: false });
     expect(t.store.deviceHealth('R1', 'behind_gw')!.lastError).toMatch(/exception 11 \(gateway target failed to respond\)/);
@@ -317,8 +320,9 @@ describe('Modbus adapter against modbus-serial ServerTCP', () => {
     expect(t.state('partial.mode').quality).toBe('stale');
     const stats = t.adapter.stats();
     expect(stats.devices['R1/partial']).toMatchObject({ exceptions: 7, errors: 7 });
-    expect(stats.devices['R1/behind_gw']!.exceptions).toBe(7);
-    expect(Object.values(stats.links)[0]!.exceptions).toBe(14);
+    expect(stats.devices['R1/behind_gw']!.exceptions).toBe(3);
+    expect(stats.devices['R1/behind_gw']!.polls).toBe(4);
+    expect(Object.values(stats.links)[0]!.exceptions).toBe(10);
     expect(t.rejections.filter((r) => r.device === 'partial').at(-1)).toMatchObject({ topic: 'modbus unit 6 holding 0+3', count: 7 });
     expect(t.rejections.at(-1)!.reason).toMatch(/exception 2 \(illegal data address\)/);
   });

@@ -16,8 +16,10 @@ import { decodeBlock, encodePoint, planReads, type ReadBlock, type ReadPlan } fr
  *
  * One connection per link (gateway or host:port); devices behind it share it by
  * unit id. One request in flight per connection; writes jump the poll queue. Every
- * request has a real-time timeout (link.timeoutMs), after which the queue moves on,
- * so one dead unit costs one timeout per poll and never stalls its neighbours.
+ * request has a real-time timeout (link.timeoutMs), after which the queue moves on;
+ * a unit that stays silent is tried at a doubling interval (its poll period up to
+ * 30 s), so one dead unit costs at most one timeout per 30 s and its neighbours keep
+ * their poll period.
  *
  * What a failure does to quality:
  * - timeout, no connection, gateway exceptions 0x0A/0x0B → the device is reported
@@ -73,6 +75,8 @@ interface Job {
   reject: (err: RoomctlError) => void;
 }
 
+/** An unreachable unit is tried again after its poll period, doubling per miss up to this. */
+const MAX_BACKOFF_MS = 30_000;
 /** After this many timeouts in a row with no answer from any unit, the connection is presumed half-open and rebuilt. */
 const RECYCLE_AFTER_TIMEOUTS = 3;
 const GATEWAY_EXCEPTIONS = new Set([0x0a, 0x0b]);
@@ -292,6 +296,9 @@ class DevicePoller {
   private polling = false;
   private again = false;
   private stopped = false;
+  /** Polls in a row that found the unit unreachable, and when to try it again. */
+  private misses = 0;
+  private retryAt = 0;
 
   constructor(
     readonly device: ResolvedDevice,
@@ -346,6 +353,9 @@ class DevicePoller {
   private async poll(): Promise<void> {
     if (this.stopped) return;
     if (this.polling) return; // the previous poll is still queued or running: skip this tick
+    // A unit that does not answer is tried less and less often (up to every 30 s): each try
+    // costs a full timeout on the shared link, which the live units behind the gateway wait out.
+    if (this.misses > 0 && this.deps.clock.now() < this.retryAt) return;
     this.polling = true;
     let answered = 0;
     let slowestMs = 0;
@@ -356,7 +366,10 @@ class DevicePoller {
         try {
           response = await this.link.request(readJob(this.unit, block), false);
         } catch (err) {
-          if (this.failed(asRoomctl(err), topicOf(this.unit, block))) return;
+          if (this.failed(asRoomctl(err), topicOf(this.unit, block))) {
+            if (!this.stopped) this.backOff();
+            return;
+          }
           continue;
         }
         answered++;
@@ -364,6 +377,7 @@ class DevicePoller {
         this.apply(block, (response.result as { data: number[] | boolean[] }).data);
       }
       if (answered > 0 && !this.stopped) {
+        this.misses = 0;
         this.stats.lastLatencyMs = Math.round(slowestMs * 10) / 10;
         this.deps.sink.deviceStatus(this.device.room, this.device.name, true, { latencyMs: this.stats.lastLatencyMs });
       }
@@ -377,6 +391,12 @@ class DevicePoller {
         void this.poll();
       }
     }
+  }
+
+  private backOff(): void {
+    const pollMs = this.device.modbus!.pollMs;
+    this.misses++;
+    this.retryAt = this.deps.clock.now() + Math.max(pollMs, Math.min(MAX_BACKOFF_MS, pollMs * 2 ** (this.misses - 1)));
   }
 
   private apply(block: ReadBlock, data: readonly number[] | readonly boolean[]): void {
