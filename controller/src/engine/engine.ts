@@ -16,6 +16,7 @@ import { Enforcer } from './reconcile/enforcement.ts';
 import { Reconciler } from './reconcile/reconciler.ts';
 import { topics } from '../model/topics.ts';
 import { ReadinessWatch } from './readiness/readiness-watch.ts';
+import { HvacProgress } from './hvac/hvac-progress.ts';
 import { roomIntent } from './intent/intent.ts';
 import { comfortBand } from '../model/season.ts';
 import { HvacLedger, ThermalLearner } from './hvac/optimal-start.ts';
@@ -101,6 +102,7 @@ export class Engine {
   private readonly enforcer: Enforcer;
   readonly reconciler: Reconciler;
   private readonly readinessWatch: ReadinessWatch;
+  private readonly hvacProgress: HvacProgress;
   private readonly actions: RoomActions;
   private readonly closer: Closer;
   private readonly watch: RoomWatch;
@@ -137,6 +139,7 @@ export class Engine {
       onLightsOnWhileQuiet: (room) => this.routines.lightsOn(room),
       onDoorClosed: (room) => this.track(this.closer.doorClosed(this.rooms.get(room)!)),
     });
+    this.hvacProgress = new HvacProgress({ rooms: site.rooms, state, clock, alerts: this.alerts, preparing: (room) => this.watch.preparing(room), meeting: (id) => schedule.get(id), band: (room, ts) => this.actions.band(room, ts), timeZone: site.config.site.timezone });
     this.closer = new Closer({ actions: this.actions, state, watch: this.watch, book: this.readiness, bus, clock });
     this.scenes = new SceneRunner({ rooms: site.rooms, enforcer: this.enforcer, bus, clock, waits: this.waits, publish: (room, result) => this.publish((sp) => topics.roomScene(sp, room), result, true), applied: (room, point, value) => this.reconciler.adopt(room, point, value) });
     this.queue = new DueQueue<RoutineTask>(clock, (task) => this.track(Promise.resolve().then(task)), (err, key) => this.log.error({ err, key }, 'engine: a routine failed'));
@@ -166,6 +169,7 @@ export class Engine {
     this.restorePhases();
     this.restoreIntent();
     this.readinessWatch.start();
+    this.hvacProgress.start();
     this.routines.start();
     this.queue.schedule('thermal-save', this.options.clock.now() + THERMAL_SAVE_EVERY_MS, () => this.saveThermalEvery());
     this.queue.schedule('thermal-sample', this.options.clock.now() + THERMAL_SAMPLE_EVERY_MS, () => this.sampleThermalEvery());
@@ -179,6 +183,7 @@ export class Engine {
     this.stopping = true;
     this.waits.stop();
     this.readinessWatch.stop();
+    this.hvacProgress.stop();
     this.reconciler.stop();
     this.enforcer.stop();
     this.queue.stop();
