@@ -36,16 +36,16 @@ export interface JobSettings {
   closeRetryMs: number;
 }
 
-/** What the handlers work with: narrow parts, no engine. */
+/** What the handlers work with: narrow parts (only what they call), never the engine. */
 export interface JobDeps {
-  actions: RoomActions;
-  closer: Closer;
+  actions: Pick<RoomActions, 'band' | 'check' | 'write' | 'hvacOnWrites' | 'hvacOffWrites' | 'hvacSetbackWrites' | 'startMicTest' | 'stopMicTest' | 'waitForMicLevels'>;
+  closer: Pick<Closer, 'close'>;
   scenes: Pick<SceneRunner, 'apply'>;
   schedule: Pick<Schedule, 'previousIn' | 'nextIn'>;
-  book: ReadinessBook;
-  ledger: HvacLedger;
+  book: Pick<ReadinessBook, 'flush' | 'noteReadyCheck' | 'updateVerdict' | 'verdictAtStart'>;
+  ledger: Pick<HvacLedger, 'hvacOff' | 'hvacOn' | 'started' | 'summary' | 'temperature'>;
   learner: ThermalLearner;
-  watch: RoomWatch;
+  watch: Pick<RoomWatch, 'endSession' | 'hasOccupancySensor' | 'phase' | 'phaseMeeting' | 'preparing' | 'presentSince' | 'setPhase' | 'setPreparing' | 'startSession' | 'vacantFor'>;
   state: StateReader;
   waits: Waits;
   clock: Clock;

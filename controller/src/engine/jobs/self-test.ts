@@ -29,7 +29,7 @@ export interface EquipmentTestResult {
 }
 
 export async function equipmentTest(
-  actions: RoomActions,
+  actions: Pick<RoomActions, 'write' | 'startMicTest' | 'waitForMicLevels' | 'check' | 'stopMicTest'>,
   room: Room,
   meeting: MeetingRef | undefined,
   options: { step: string; restore: boolean; now: () => number },
