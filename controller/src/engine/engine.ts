@@ -17,8 +17,8 @@ import { Reconciler } from './reconcile/reconciler.ts';
 import { topics } from '../model/topics.ts';
 import { ReadinessWatch } from './readiness/readiness-watch.ts';
 import { HvacProgress } from './hvac/hvac-progress.ts';
-import { roomIntent } from './intent/intent.ts';
-import { comfortBand } from '../model/season.ts';
+import { restoreIntent, restorePhases } from './intent/restart.ts';
+import type { WriteContext, WriteRequest } from './reconcile/enforcement.ts';
 import { HvacLedger, ThermalLearner } from './hvac/optimal-start.ts';
 import { ReadinessBook, type MeetingRecord } from './readiness/readiness-book.ts';
 import { RoomWatch, type RoomPhase } from './readiness/room-watch.ts';
@@ -166,8 +166,9 @@ export class Engine {
     this.unsubscribe.push(schedule.onChange((c) => (c.kind === 'cancelled' ? this.cancelled(c.meeting.id, c.meeting.room) : undefined)));
     this.watch.start();
     this.reconciler.start();
-    this.restorePhases();
-    this.restoreIntent();
+    const restart = { site: this.options.site, rooms: this.rooms.values(), schedule, book: this.readiness, watch: this.watch, clock: this.options.clock, log: this.log, write: (room: Room, w: WriteRequest[], ctx: WriteContext) => this.actions.write(room, w, ctx) };
+    restorePhases(restart);
+    for (const p of restoreIntent({ ...restart, rooms: this.rooms.values() })) void this.track(p);
     this.readinessWatch.start();
     this.hvacProgress.start();
     this.routines.start();
@@ -266,45 +267,6 @@ export class Engine {
       verdict: m ? (this.readiness.verdict(m.id) ?? null) : null,
       ts: now,
     };
-  }
-
-  /**
-   * After a restart, each room's phase from what was already done for its current meeting
-   * (the schedule keeps the steps done, the readiness records the T-15 result), so the demo
-   * table and the API do not show a room in session as idle.
-   */
-  private restorePhases(): void {
-    const now = this.options.clock.now();
-    for (const room of this.rooms.values())
-      for (const m of this.options.schedule.inRoom(room.id, now, now + 4 * 3600_000)) {
-        const done = this.options.schedule.stepsDone(m.id);
-        if (done.has('session_start') && m.start <= now) this.watch.startSession(room.id, m.id);
-        else if (done.has('ready')) this.watch.setPhase(room.id, this.readiness.meeting(m.id)?.readyCheck?.ready ? 'ready' : 'not_ready', m.id);
-        else if (done.has('av_on') || done.has('hvac_precondition')) this.watch.setPhase(room.id, 'preparing', m.id);
-        else continue;
-        break;
-      }
-  }
-
-  /**
-   * After a restart: what was done for each room's current or next meeting before it is
-   * wanted again (intent.ts), so the reconciler holds it — HVAC started before the
-   * restart stays on, AV switched on stays on — and re-applies what a device lost.
-   */
-  private restoreIntent(): void {
-    const { schedule, clock, site } = this.options;
-    const now = clock.now();
-    for (const room of this.rooms.values()) {
-      const m = schedule.inRoom(room.id, now, now + 4 * 3600_000).find((x) => x.status === 'scheduled' && x.end > now);
-      if (!m) continue;
-      const done = schedule.stepsDone(m.id);
-      if (done.size === 0) continue;
-      const season = seasonAt(site.config.site, m.start);
-      const intent = roomIntent({ room, meeting: m, done, now, season, band: comfortBand(room.policy, season), today: true });
-      if (intent.desired.length === 0) continue;
-      this.log.info({ room: room.id, meeting: m.id, phase: intent.phase, points: intent.desired.length }, 'restart: holding what was already done for the meeting');
-      void this.track(this.actions.write(room, intent.desired, { meetingId: m.id, minutesToStart: (m.start - now) / 60_000 }));
-    }
   }
 
   private publishReadiness(roomId: string): void {
