@@ -270,7 +270,8 @@ describe.each(brokers)('The MQTT adapter with $name', ({ start }) => {
     const { site, bus, started, adapter } = startAdapter(relay.url);
     await started;
     const delays: number[] = [];
-    bus.on('mqtt-connection', (e) => void (!e.connected && delays.push(adapter.stats().reconnectDelayMs)));
+    const slots: number[] = [];
+    bus.on('mqtt-connection', (e) => void (!e.connected && (delays.push(adapter.stats().reconnectDelayMs), slots.push(adapter.stats().reconnectSlotMs))));
     const device = await deviceClient(broker.url);
     const got = inbox(device);
     await device.subscribeAsync('t/3F-301/door/set', { qos: 1 });
@@ -285,9 +286,10 @@ describe.each(brokers)('The MQTT adapter with $name', ({ start }) => {
     await sent;
     await waitFor(() => got.length > 0, 15_000, 'the queued command at the device');
     expect(JSON.parse(got[0]!.payload)).toEqual({ locked: true, cmd_id: 'cmd-offline' });
-    // Exponential with jitter between reconnect.minMs (100) and maxMs (1600): each wait longer than the last until the cap.
-    for (let i = 1; i < 4; i++) expect(delays[i]!).toBeGreaterThan(delays[i - 1]!);
-    expect(delays.every((d) => d >= 100 && d <= 1600)).toBe(true);
+    // Capped exponential with full jitter (issue 11): each attempt at a random instant of its
+    // slot, the slots doubling from reconnect.minMs (100) to the ceiling maxMs (1600).
+    expect(slots.slice(0, 5)).toEqual([100, 200, 400, 800, 1600]);
+    expect(delays.every((d) => d >= 0 && d <= 2 * 1600)).toBe(true);
   });
 
   it('counts malformed payloads per device, never applies them, and logs each device at most once a minute', async () => {
@@ -348,7 +350,8 @@ describe('The MQTT adapter with a Mosquitto that is SIGKILLed and restarted', ()
     const { site, store, bus, started, adapter } = startAdapter(broker.url);
     await started;
     const delays: number[] = [];
-    bus.on('mqtt-connection', (e) => void (!e.connected && delays.push(adapter.stats().reconnectDelayMs)));
+    const slots: number[] = [];
+    bus.on('mqtt-connection', (e) => void (!e.connected && (delays.push(adapter.stats().reconnectDelayMs), slots.push(adapter.stats().reconnectSlotMs))));
     await publishUntil(device, 't/3F-301/door/state', '{"contact":"closed","locked":false}', () => store.get('3F-301', 'door.contact')?.value === 'closed', 'a reading');
 
     await broker.stop('SIGKILL');
@@ -364,7 +367,8 @@ describe('The MQTT adapter with a Mosquitto that is SIGKILLed and restarted', ()
     await publishUntil(device, 't/3F-301/door/state', '{"contact":"open","locked":true}', () => store.get('3F-301', 'door.contact')?.value === 'open', 'a reading after the restart');
     expect(store.get('3F-301', 'door.locked')).toMatchObject({ value: true, quality: 'good' });
     expect(adapter.connected).toBe(true);
-    for (let i = 1; i < 4; i++) expect(delays[i]!).toBeGreaterThan(delays[i - 1]!);
+    // Full jitter within slots that double (issue 11): the slots grow, not each draw.
+    expect(slots.slice(0, 4)).toEqual([100, 200, 400, 800]);
   });
 });
 

@@ -1,4 +1,6 @@
-import { connect, type MqttClient } from 'mqtt';
+import { readFileSync } from 'node:fs';
+import { connect as tcpConnect } from 'node:net';
+import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { ErrorCode, RoomctlError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { DeviceAdapter } from '../model/adapter.ts';
@@ -22,11 +24,17 @@ export { commandPayload, topicMatcher } from './mqtt-devices.ts';
  * - `start()` resolves once the first connection is up and subscribed, or after `firstConnectMs` (default 5 s)
  *   with a warning while mqtt.js keeps retrying in the background, so `roomctl start`
  *   never hangs on a dead broker and still connects once it comes up.
- * - Reconnects back off exponentially from reconnect.minMs to maxMs with jitter.
- *   mqtt.js's own reconnect machinery is kept (it holds QoS 1 publishes made while
- *   offline and resends unacknowledged ones after reconnect); only its fixed period is
- *   replaced: before each attempt ('reconnect') the period for the *next* scheduling
- *   is set, and a successful CONNACK resets it to the minimum.
+ * - Reconnects: capped exponential backoff with full jitter (see `ReconnectSchedule`):
+ *   attempt n falls at a random instant of its slot, slots growing from minMs to the
+ *   maxMs ceiling, so a 5-minute outage costs at most ~11 attempts with the defaults
+ *   (1 s, 60 s) whatever the dice say. While waiting, a bare TCP probe every 2 s sees
+ *   the broker's port open again and the attempt is made at once (within a few
+ *   seconds of the broker's return, not up to a minute later). mqtt.js's interval
+ *   timer is replaced by ours; its session machinery is kept (QoS 1 publishes made
+ *   while offline wait and unacknowledged ones are resent after reconnect).
+ * - A fixed client id gets a persistent session (clean: false): the broker keeps
+ *   roomctl's QoS 1 subscriptions and queues what arrives for them (keypad presses)
+ *   while roomctl is away or reconnecting.
  * - Subscriptions are renewed by us after every CONNACK (mqtt.js's `resubscribe` is
  *   off): mqtt.js skips it when the broker reports sessionPresent, which is not proof
  *   that the broker still has them.
@@ -43,6 +51,48 @@ export interface MqttAdapterOptions {
   firstConnectMs?: number;
   /** Larger device payloads are rejected unparsed. */
   maxPayloadBytes?: number;
+  /** TLS (mqtts://, wss://): CA, client certificate and key files, and whether to verify the broker. */
+  tls?: { ca?: string; cert?: string; key?: string; rejectUnauthorized?: boolean };
+  /** Keep the broker-side session across reconnects (default: yes when clientId is given). */
+  persistentSession?: boolean;
+}
+
+const PROBE_EVERY_MS = 2000;
+
+/**
+ * When to try again after the connection is lost: attempt n falls at a uniformly random
+ * instant of slot n (full jitter), slot n lasting min(maxMs, minMs·2^n) and slots
+ * following one another from the moment the connection was lost. The number of
+ * attempts in any span is bounded by the slots it covers; no run of short draws can
+ * make it hammer the broker.
+ */
+export class ReconnectSchedule {
+  private slot = 0;
+  private slotStart = 0;
+  /** Length of the slot the last attempt was drawn from. */
+  lastSlotMs = 0;
+
+  constructor(
+    private readonly minMs: number,
+    private readonly maxMs: number,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  /** The connection was lost at `now` (or was up): the schedule starts over. */
+  reset(now: number): void {
+    this.slot = 0;
+    this.slotStart = now;
+  }
+
+  /** Milliseconds from `now` until the next attempt. */
+  next(now: number): number {
+    const length = Math.min(this.maxMs, this.minMs * 2 ** Math.min(this.slot, 30));
+    const at = this.slotStart + this.random() * length;
+    this.lastSlotMs = length;
+    this.slotStart += length;
+    this.slot++;
+    return Math.max(0, Math.round(at - now));
+  }
 }
 
 export interface MqttAdapterStats {
@@ -55,8 +105,10 @@ export interface MqttAdapterStats {
   /** Reconnect attempts since start. */
   reconnects: number;
   commandsSent: number;
-  /** The delay mqtt.js last waited (or is waiting) before a reconnect attempt. */
+  /** The delay last waited (or being waited) before a reconnect attempt … */
   reconnectDelayMs: number;
+  /** … drawn from a slot this long (grows from reconnect.minMs to maxMs). */
+  reconnectSlotMs: number;
 }
 
 export type MessageHandler = (topic: string, payload: Buffer) => void;
@@ -84,6 +136,13 @@ export class MqttAdapter implements DeviceAdapter {
   private errorLogged = false;
   private stopping = false;
   private firstConnect?: { resolve: () => void; timer: NodeJS.Timeout };
+  private readonly schedule: ReconnectSchedule;
+  private retryTimer?: NodeJS.Timeout;
+  private probeTimer?: NodeJS.Timeout;
+  /** The last failure was the network (refused, reset, unreachable), not the broker saying no. */
+  private networkFailure = true;
+  /** A probe found the broker's port closed during this outage. */
+  private portSeenClosed = false;
 
   constructor(
     private readonly options: MqttAdapterOptions,
@@ -97,6 +156,7 @@ export class MqttAdapter implements DeviceAdapter {
     this.statusTopic = topics.status(options.sitePrefix);
     this.index = new DeviceTopicIndex(devices);
     this.deviceFilters = this.index.filters;
+    this.schedule = new ReconnectSchedule(options.reconnect.minMs, options.reconnect.maxMs);
     this.reader = new DeviceMessageReader(this.index, sink, bus, clock, logger, options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES);
   }
 
@@ -105,23 +165,27 @@ export class MqttAdapter implements DeviceAdapter {
   }
 
   stats(): MqttAdapterStats {
-    return { ...this.reader.counters, ...this.counters, reconnectDelayMs: this.reconnectDelayMs };
+    return { ...this.reader.counters, ...this.counters, reconnectDelayMs: this.reconnectDelayMs, reconnectSlotMs: this.schedule.lastSlotMs };
   }
 
   async start(): Promise<void> {
     if (this.client) return;
     this.stopping = false;
+    this.schedule.reset(Date.now());
     let client: MqttClient;
     try {
       client = connect(this.options.url, {
+        ...this.tlsOptions(),
         clientId: this.options.clientId ?? `roomctl_${Math.random().toString(16).slice(2, 10)}`,
         username: this.options.username,
         password: this.options.password,
         protocolVersion: 4,
-        clean: true,
+        clean: !(this.options.persistentSession ?? this.options.clientId !== undefined),
         keepalive: 30,
         connectTimeout: 10_000,
-        reconnectPeriod: this.backoff(0),
+        // Our ReconnectSchedule decides when; this only keeps mqtt.js in "reconnecting"
+        // mode (publishes wait) — its own timer is cleared at every close.
+        reconnectPeriod: 3_600_000,
         reconnectOnConnackError: true,
         resubscribe: false,
         will: { topic: this.statusTopic, payload: Buffer.from('offline'), qos: 1, retain: true },
@@ -136,10 +200,12 @@ export class MqttAdapter implements DeviceAdapter {
     client.on('connect', (connack) => this.onConnect(client, connack.sessionPresent));
     client.on('reconnect', () => {
       this.counters.reconnects++;
-      client.options.reconnectPeriod = this.backoff(++this.attempt);
+      this.attempt++;
     });
     client.on('close', () => this.onClose(client));
     client.on('error', (err) => {
+      const code = (err as NodeJS.ErrnoException).code;
+      this.networkFailure = typeof code === 'string' && code.startsWith('E');
       // Every failed attempt reports an error; one warning per outage is enough.
       this.log[this.errorLogged ? 'debug' : 'warn']({ url: this.options.url, err: err.message }, 'MQTT connection problem');
       this.errorLogged = true;
@@ -159,10 +225,10 @@ export class MqttAdapter implements DeviceAdapter {
     if (this.stopping) return;
     this.attempt = 0;
     this.errorLogged = false;
+    this.cancelRetry();
     // Device commands are small packets sent one after another (a scene waits for each read-back):
     // without TCP_NODELAY, Nagle holds a command until the last packet is ACKed (~40 ms delayed ACK).
     (client.stream as unknown as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
-    client.options.reconnectPeriod = this.backoff(0);
     // start() resolves once the first SUBACK is in: from then on device states arrive.
     const subscribed = () => {
       if (!this.firstConnect) return;
@@ -186,8 +252,24 @@ export class MqttAdapter implements DeviceAdapter {
 
   private onClose(client: MqttClient): void {
     if (this.stopping) return;
-    // mqtt.js has just scheduled the next attempt with this period.
-    this.reconnectDelayMs = client.options.reconnectPeriod ?? 0;
+    // mqtt.js has just set its interval timer; ours decides instead.
+    (client as unknown as { _clearReconnect(): void })._clearReconnect();
+    const now = Date.now();
+    if (this.up) {
+      this.schedule.reset(now);
+      this.networkFailure = true;
+      this.portSeenClosed = false;
+    }
+    this.cancelRetry();
+    this.reconnectDelayMs = this.schedule.next(now);
+    const attempt = () => {
+      this.cancelRetry();
+      if (this.stopping || this.client !== client || client.connected) return;
+      (client as unknown as { _reconnect(): void })._reconnect();
+    };
+    this.retryTimer = setTimeout(attempt, this.reconnectDelayMs);
+    // A broker that refused us (CONNACK error) is up: only the schedule applies then.
+    if (this.networkFailure && this.reconnectDelayMs > PROBE_EVERY_MS) this.probe(attempt);
     // Devices without an availability topic are "online" only as far as we have seen;
     // after a gap the next valid message has to say so again.
     this.reader.connectionLost();
@@ -199,17 +281,60 @@ export class MqttAdapter implements DeviceAdapter {
     this.bus.emit('mqtt-connection', { connected: false, reconnects: this.counters.reconnects, ts: this.clock.now() });
   }
 
-  /** Exponential from min to max; jitter takes off up to a quarter, so each step still grows. */
-  private backoff(attempt: number): number {
-    const { minMs, maxMs } = this.options.reconnect;
-    const exp = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30));
-    return Math.max(minMs, Math.round(exp * (1 - Math.random() * 0.25)));
+  /** While waiting for the next attempt: is the broker's port open again? Then try now. */
+  private probe(attempt: () => void): void {
+    const target = probeTarget(this.options.url);
+    if (!target) return;
+    const once = () => {
+      this.probeTimer = undefined;
+      if (this.stopping || !this.retryTimer) return;
+      const socket = tcpConnect({ host: target.host, port: target.port });
+      socket.setTimeout(PROBE_EVERY_MS);
+      const done = (open: boolean) => {
+        socket.destroy();
+        if (!this.retryTimer || this.stopping) return;
+        // Only a change from closed to open means the broker is back: a port that is
+        // open all along (a broker refusing us, a load balancer) is left to the schedule.
+        if (open && this.portSeenClosed) {
+          this.portSeenClosed = false;
+          return attempt();
+        }
+        if (!open) this.portSeenClosed = true;
+        this.probeTimer = setTimeout(once, PROBE_EVERY_MS);
+      };
+      socket.once('connect', () => done(true));
+      socket.once('error', () => done(false));
+      socket.once('timeout', () => done(false));
+    };
+    this.probeTimer = setTimeout(once, PROBE_EVERY_MS);
+  }
+
+  private cancelRetry(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    this.retryTimer = undefined;
+    this.probeTimer = undefined;
+  }
+
+  private tlsOptions(): Partial<IClientOptions> {
+    const t = this.options.tls;
+    if (!t) return {};
+    const read = (f: string | undefined, what: string) => {
+      if (!f) return undefined;
+      try {
+        return readFileSync(f);
+      } catch (err) {
+        throw new RoomctlError(ErrorCode.MqttNotConnected, `cannot read the MQTT TLS ${what} ${f}: ${(err as Error).message}`);
+      }
+    };
+    return { ca: read(t.ca, 'CA file'), cert: read(t.cert, 'certificate'), key: read(t.key, 'key'), rejectUnauthorized: t.rejectUnauthorized ?? true };
   }
 
   async stop(): Promise<void> {
     const client = this.client;
     if (!client || this.stopping) return;
     this.stopping = true;
+    this.cancelRetry();
     if (this.firstConnect) {
       clearTimeout(this.firstConnect.timer);
       this.firstConnect.resolve();
@@ -302,6 +427,18 @@ export class MqttAdapter implements DeviceAdapter {
         }
       }
     }
+  }
+}
+
+/** Host and port for the TCP probe (mqtt://, mqtts://, tcp://; not WebSockets). */
+function probeTarget(url: string): { host: string; port: number } | undefined {
+  try {
+    const u = new URL(url);
+    const defaults: Record<string, number> = { 'mqtt:': 1883, 'tcp:': 1883, 'mqtts:': 8883, 'ssl:': 8883, 'tls:': 8883 };
+    if (!(u.protocol in defaults)) return undefined;
+    return { host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port ? Number(u.port) : defaults[u.protocol]! };
+  } catch {
+    return undefined;
   }
 }
 

@@ -15,6 +15,14 @@ import { topics } from '../model/topics.ts';
  * retained active scene with an error. A bouncing or stuck key cannot queue scenes
  * without end either: per room one scene runs and at most one waits; a newer press
  * replaces the waiting one (the last press wins).
+ *
+ * Presses survive a broker restart (issue 11): roomctl's session is persistent and its
+ * subscription QoS 1, so a press can arrive twice (QoS 1 is "at least once"). A keypad
+ * that numbers its presses — `{"scene": "meeting", "id": "…"}` — has each one applied
+ * once: an id seen in the last 10 minutes for that room is ignored (counted as a
+ * duplicate). Without an id, the same scene for the same room within 2 s is taken as
+ * the redelivery it almost always is (pressing the same key twice that fast changes
+ * nothing anyway).
  */
 export interface KeypadDeps {
   rooms: readonly Pick<Room, 'id' | 'scenes'>[];
@@ -26,7 +34,11 @@ export interface KeypadDeps {
 
 export class KeypadScenes {
   readonly name = 'keypad scenes';
-  readonly counts = { accepted: 0, rejected: 0, replaced: 0 };
+  readonly counts = { accepted: 0, rejected: 0, replaced: 0, duplicates: 0 };
+  /** Per room: press id → when it was first seen (Date.now()). */
+  private pressIds = new Map<string, Map<string, number>>();
+  /** Per room: the last scene taken without an id and when. */
+  private lastPlain = new Map<string, { scene: string; at: number }>();
   private running = new Map<string, Promise<unknown>>();
   private waiting = new Map<string, string>();
   private off?: () => void;
@@ -54,9 +66,14 @@ export class KeypadScenes {
     const roomId = topics.roomOfSceneSet(this.deps.sitePrefix, topic) ?? '';
     const room = this.deps.rooms.find((r) => r.id === roomId);
     if (!room) return this.reject(roomId, `unknown room "${roomId.slice(0, 64)}"`);
-    const scene = sceneName(payload);
-    if (scene === undefined) return this.reject(roomId, 'payload is not a scene name, a JSON string or {"scene": …}');
+    const press = keypadPress(payload);
+    if (press === undefined) return this.reject(roomId, 'payload is not a scene name, a JSON string or {"scene": …, "id"?: …}');
+    const scene = press.scene;
     if (!room.scenes[scene]) return this.reject(roomId, `room ${roomId} has no scene "${scene.slice(0, 64)}" (known: ${Object.keys(room.scenes).join(', ') || 'none'})`);
+    if (this.duplicate(roomId, press)) {
+      this.counts.duplicates++;
+      return;
+    }
     this.counts.accepted++;
     if (this.running.has(roomId)) {
       if (this.waiting.has(roomId)) this.counts.replaced++;
@@ -64,6 +81,30 @@ export class KeypadScenes {
       return;
     }
     this.run(roomId, scene);
+  }
+
+  /** The press ids taken for a room in the de-duplication window, oldest first. */
+  pressIdsOf(room: string): string[] {
+    return [...(this.pressIds.get(room)?.keys() ?? [])];
+  }
+
+  /** True if this press was already taken (same id within 10 min; no id: same scene within 2 s). */
+  private duplicate(room: string, press: KeypadPress): boolean {
+    const now = Date.now();
+    if (press.id === undefined) {
+      const last = this.lastPlain.get(room);
+      this.lastPlain.set(room, { scene: press.scene, at: now });
+      return !!last && last.scene === press.scene && now - last.at < PLAIN_WINDOW_MS;
+    }
+    let ids = this.pressIds.get(room);
+    if (!ids) this.pressIds.set(room, (ids = new Map()));
+    for (const [id, at] of ids) {
+      if (now - at < ID_WINDOW_MS && ids.size <= MAX_IDS) break;
+      ids.delete(id);
+    }
+    if (ids.has(press.id)) return true;
+    ids.set(press.id, now);
+    return false;
   }
 
   private run(room: string, scene: string): void {
@@ -88,6 +129,28 @@ export class KeypadScenes {
     this.lastWarn = now;
     this.deps.logger.warn({ room: room.slice(0, 64), rejected: this.counts.rejected }, `keypad message ignored: ${reason}`);
   }
+}
+
+const ID_WINDOW_MS = 10 * 60_000;
+const PLAIN_WINDOW_MS = 2000;
+const MAX_IDS = 1000;
+
+export interface KeypadPress {
+  scene: string;
+  /** The keypad's number for this press, when it gives one. */
+  id?: string;
+}
+
+/** A press: a scene name (as `sceneName` reads it) and, from `{"scene": …, "id": …}`, its id. */
+export function keypadPress(payload: Buffer): KeypadPress | undefined {
+  const scene = sceneName(payload);
+  if (scene === undefined) return undefined;
+  const text = payload.toString('utf8').trim();
+  if (!text.startsWith('{')) return { scene };
+  const id = (JSON.parse(text) as { id?: unknown }).id;
+  if (typeof id === 'string' && id.length > 0 && id.length <= 128) return { scene, id };
+  if (typeof id === 'number' && Number.isFinite(id)) return { scene, id: String(id) };
+  return { scene };
 }
 
 /** `meeting`, `"meeting"` or `{"scene":"meeting"}` → meeting; anything else → undefined. */
