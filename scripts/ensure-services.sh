@@ -6,6 +6,9 @@ set -euo pipefail
 
 need=()
 [ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null 2>&1 || need+=(mosquitto)
+# mosquitto_pub/mosquitto_sub (the security tests' attackers and TLS clients) and openssl (their certificates).
+command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 [ -x /usr/bin/influxd ] || command -v influxd >/dev/null 2>&1 || need+=(influxdb)
 [ -x /usr/bin/radicale ] || command -v radicale >/dev/null 2>&1 || need+=(radicale)
 # Headless Chromium for the web pages' browser tests (driven by playwright-core, never a downloaded browser),
@@ -14,7 +17,7 @@ need=()
 [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "ensure-services: mosquitto, influxdb, radicale and chromium present"
+  echo "ensure-services: mosquitto (and its clients), openssl, influxdb, radicale and chromium present"
   exit 0
 fi
 

@@ -7,7 +7,10 @@ import { RoomStateStore } from './model/room-state.ts';
 import type { DeviceAdapter } from './model/adapter.ts';
 import { MqttAdapter } from './adapters/mqtt.ts';
 import { ModbusAdapter } from './adapters/modbus.ts';
-import { startEmbeddedBroker } from './adapters/broker.ts';
+import { startEmbeddedBroker, type EmbeddedBroker } from './adapters/broker.ts';
+import { securityFindings } from './config/security-checks.ts';
+import { ErrorCode, RoomctlError } from './errors.ts';
+import { generatedLogins, generatedSecret, loginFromConfig, type BrokerLogin } from './adapters/broker-auth.ts';
 import { StatePublisher } from './model/state-publisher.ts';
 import { Recorder } from './recorder/recorder.ts';
 import { join, resolve } from 'node:path';
@@ -29,6 +32,25 @@ export interface ServiceOptions {
   engine?: Partial<EngineSettings>;
   /** Overrides of the config's `api:` section (tests: port 0, or enabled: false). */
   api?: Partial<ApiConfig>;
+}
+
+/** A username and password for the embedded broker. */
+export interface MqttCredentials {
+  username: string;
+  password: string;
+}
+
+/**
+ * The embedded broker's logins made for this run (never written anywhere): roomctl's
+ * own, one per MQTT device the config gives no credentials (what the simulated
+ * building uses), a keypad per room and an integration (what tests and the demo's
+ * peers use).
+ */
+export interface RunLogins {
+  roomctl: MqttCredentials;
+  integrations: MqttCredentials;
+  device(room: string, device: string): MqttCredentials | undefined;
+  keypad(room: string): MqttCredentials | undefined;
 }
 
 /** Anything that plugs into the service: constructed with its dependencies, then started and stopped. */
@@ -54,6 +76,12 @@ export class RoomctlService {
   private adapters: DeviceAdapter[] = [];
   /** Where the MQTT adapter connects (the embedded broker's URL when there is one). */
   mqttUrl = '';
+  /** The embedded broker's TLS URL, when it listens on TLS. */
+  mqttTlsUrl?: string;
+  /** What the embedded broker refused (logins, publishes, subscriptions, oversized packets, retained, rate). */
+  brokerRefused?: EmbeddedBroker['refused'];
+  /** Per-run logins of the embedded broker; undefined with mqtt.url (an external broker). */
+  logins?: RunLogins;
   private started: Feature[] = [];
   private brokerClose?: () => Promise<void>;
   readonly dataDir: string;
@@ -96,21 +124,66 @@ export class RoomctlService {
    * they start once the broker URL is known and before the adapters connect, so the
    * adapters find the devices' retained state; they stop last.
    */
-  async start(extra: Feature[] = [], devices: (mqttUrl: string) => Feature[] = () => []): Promise<void> {
+  async start(extra: Feature[] = [], devices: (mqttUrl: string, logins?: RunLogins) => Feature[] = () => []): Promise<void> {
     const { site, logger } = this.options;
     const mqttConfig = site.config.mqtt;
+    const clientId = mqttConfig.client_id ?? `roomctl-${site.config.site.id}`;
+    let username = mqttConfig.username;
+    let password = mqttConfig.password;
     if (!mqttConfig.url) {
-      const broker = await startEmbeddedBroker({ host: mqttConfig.broker.host, port: mqttConfig.broker.port, username: mqttConfig.username, password: mqttConfig.password, logger: logger.child({ part: 'broker' }) });
+      const b = mqttConfig.broker;
+      const refusal = securityFindings(site).errors.find((e) => e.startsWith('mqtt.broker.allow_anonymous'));
+      if (refusal) throw new RoomctlError(ErrorCode.ConfigInvalid, refusal);
+      username ??= 'roomctl';
+      password ??= generatedSecret();
+      const mqttDevices = site.rooms.flatMap((r) => r.devices).filter((d) => d.mqtt);
+      const ctx = { sitePrefix: this.sitePrefix, discoveryPrefix: site.config.home_assistant.discovery_prefix, devices: mqttDevices };
+      const users = b.users ?? [];
+      const configured = users.map((u) => loginFromConfig(u, ctx));
+      const covered = new Set(users.flatMap((u) => u.devices));
+      const run = generatedLogins(ctx, site.rooms.map((r) => r.id));
+      for (const key of covered) run.device.delete(key);
+      const own: BrokerLogin = { username, password, publish: 'all', subscribe: 'all' };
+      const taken = new Set([own.username, ...configured.map((l) => l.username)]);
+      const extraLogins = [...run.device.values(), ...run.keypad.values(), run.integrations].filter((l) => !taken.has(l.username));
+      const creds = (l: BrokerLogin | undefined): MqttCredentials | undefined => (l && !taken.has(l.username) ? { username: l.username, password: l.password! } : undefined);
+      this.logins = {
+        roomctl: { username, password },
+        integrations: creds(run.integrations) ?? { username: '', password: '' },
+        // A device with configured credentials (a plain password) uses them in the simulator too.
+        device: (room, device) => {
+          const user = users.find((u) => u.password && u.devices.includes(`${room}/${device}`));
+          return user ? { username: user.username, password: user.password! } : creds(run.device.get(`${room}/${device}`));
+        },
+        keypad: (room) => creds(run.keypad.get(room)),
+      };
+      const broker = await startEmbeddedBroker({
+        host: b.host,
+        port: b.port,
+        auth: { logins: [own, ...configured, ...extraLogins], allowAnonymous: b.allow_anonymous },
+        reservedClientIds: { [clientId]: username },
+        maxPacketBytes: b.max_packet_bytes,
+        maxRetainedPerClient: b.max_retained_per_client,
+        maxRetainedTotal: b.max_retained_total,
+        maxConnectionsPerSecond: b.max_connections_per_s,
+        tls: b.tls && { port: b.tls.port, cert: b.tls.cert, key: b.tls.key, ca: b.tls.ca, requireClientCert: b.tls.require_client_cert },
+        plain: b.plain,
+        logger: logger.child({ part: 'broker' }),
+      });
       this.brokerClose = broker.close;
+      this.brokerRefused = broker.refused;
       this.mqttUrl = broker.url;
-      logger.info({ url: broker.url }, 'no mqtt.url configured: embedded MQTT broker started');
+      this.mqttTlsUrl = broker.tlsUrl;
+      logger.info({ url: broker.url, tlsUrl: broker.tlsUrl }, 'no mqtt.url configured: embedded MQTT broker started');
     } else this.mqttUrl = mqttConfig.url;
+    const tls = mqttConfig.tls ?? (!mqttConfig.url && mqttConfig.broker.plain === false && mqttConfig.broker.tls?.ca ? { ca: mqttConfig.broker.tls.ca, reject_unauthorized: true } : undefined);
     this.mqtt = new MqttAdapter(
       {
         url: this.mqttUrl,
-        clientId: mqttConfig.client_id ?? `roomctl-${site.config.site.id}`,
-        username: mqttConfig.username,
-        password: mqttConfig.password,
+        clientId,
+        username,
+        password,
+        tls: tls && { ca: tls.ca, cert: 'cert' in tls ? tls.cert : undefined, key: 'key' in tls ? tls.key : undefined, rejectUnauthorized: tls.reject_unauthorized },
         sitePrefix: this.sitePrefix,
         reconnect: { minMs: mqttConfig.reconnect.min_ms, maxMs: mqttConfig.reconnect.max_ms },
       },
@@ -124,7 +197,7 @@ export class RoomctlService {
     this.engine = new Engine({ site, state: this.state, writer: this.commands, bus: this.bus, clock: this.clock, schedule: this.schedule, dataDir: this.dataDir, logger, publisher: this.mqtt, sitePrefix: this.sitePrefix, settings: this.options.engine });
     this.api = new ApiServer({ deps: this, config: { ...site.config.api, ...this.options.api }, logger, plugins: [webPages] });
     const features: Feature[] = [
-      ...devices(this.mqttUrl),
+      ...devices(this.mqttUrl, this.logins),
       this.recorder,
       { name: 'room state', start: () => this.state.start(), stop: () => this.state.stop() },
       { name: 'mqtt', start: () => this.mqtt.start(), stop: () => this.mqtt.stop() },

@@ -55,7 +55,7 @@ beforeAll(async () => {
   await f.app.listen({ host: '127.0.0.1', port: 0 });
   const address = f.app.server.address();
   base = `ws://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  device = mqtt.connect(f.service.mqttUrl, { clientId: 'api-live-device' });
+  device = mqtt.connect(f.service.mqttUrl, { clientId: 'api-live-device', ...f.service.logins!.roomctl }) // stands in for two rooms' light controllers;
   await new Promise<void>((resolve) => device.once('connect', () => resolve()));
 });
 

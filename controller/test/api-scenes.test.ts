@@ -67,7 +67,7 @@ beforeAll(async () => {
   day = await SimDay.open({ site: siteFromYaml(YAML), noMeetings: true, engine: { verifyTimeoutMs: 30_000, attempts: 2, backoffMs: 1000 } });
   app = await buildApp(day.service);
   day.service.bus.on('command', (c) => commands.push(c));
-  keypad = mqtt.connect(day.service.mqttUrl, { clientId: 'api-scenes-keypad' });
+  keypad = mqtt.connect(day.service.mqttUrl, { clientId: 'api-scenes-keypad', ...day.service.logins!.integrations });
   keypad.on('message', (topic, payload, packet) => {
     if (topic === 'roomctl/scn/rooms/R1/scene') results.push({ payload: JSON.parse(payload.toString()) as SceneResult, retain: packet.retain });
   });
@@ -101,7 +101,7 @@ describe('scenes from a wall keypad and the API, over the real broker and the si
     expect(day.service.state.goodValue('R1', 'lights.board.level')).toBe(90);
     expect(day.service.state.goodValue('R1', 'display.power')).toBe(true);
     // Retained: a subscriber arriving later (a wall panel after a restart) still gets it.
-    const late = mqtt.connect(day.service.mqttUrl, { clientId: 'api-scenes-late' });
+    const late = mqtt.connect(day.service.mqttUrl, { clientId: 'api-scenes-late', ...day.service.logins!.integrations });
     try {
       const got = new Promise<SceneResult>((resolve) => late.on('message', (_t, p) => resolve(JSON.parse(p.toString()) as SceneResult)));
       await late.subscribeAsync('roomctl/scn/rooms/R1/scene', { qos: 1 });

@@ -244,7 +244,7 @@ describe('calendar feeds', () => {
     http.set('/service/3f-301.ics', { body: fixture('exchange-3F-301.ics') });
     const yaml = `${siteYaml([{ id: '3F-301', calendar: `{ url: "${http.url}/service/3f-301.ics" }` }])}\nsimulation: { seed: 1, day: "2027-03-08", start: "07:00" }\n`;
     const day = await SimDay.open({ site: siteFromYaml(yaml), noMeetings: true });
-    const watcher = mqtt.connect(day.service.mqttUrl, { clientId: 'calendar-alert-watcher', reconnectPeriod: 0 });
+    const watcher = mqtt.connect(day.service.mqttUrl, { clientId: 'calendar-alert-watcher', reconnectPeriod: 0, ...day.service.logins!.integrations });
     try {
       const published: AlertEvent[] = [];
       watcher.on('message', (_topic, payload) => published.push(JSON.parse(payload.toString()) as AlertEvent));

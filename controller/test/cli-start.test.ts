@@ -147,11 +147,11 @@ rooms:
     const port = await freePort();
     const run = startRoomctl(configFile(`
 site: { id: t, name: Test, timezone: Asia/Shanghai }
-mqtt: { broker: { port: ${port} } }
+mqtt: { broker: { port: ${port}, users: [ { username: door-r1, password: door-pw, devices: [R1/door], integrations: true } ] } }
 rooms:
   - { id: R1, name: Room 1, capacity: 8, devices: [ { name: door, profile: door-mqtt, mqtt: { base: t/door } } ] }
 `));
-    const device = await waitFor(() => mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 }).catch(() => undefined), 30_000, 'embedded broker up');
+    const device = await waitFor(() => mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0, username: 'door-r1', password: 'door-pw' }).catch(() => undefined), 30_000, 'embedded broker up');
     let state: RoomStateMessage | undefined;
     device.on('message', (_t, p) => (state = JSON.parse(p.toString())));
     await device.subscribeAsync('roomctl/t/rooms/R1/state');

@@ -105,7 +105,7 @@ const outcome = (meetingId: string, check: string, step: string) => checks.filte
 
 beforeAll(async () => {
   day = await SimDay.open({ site: siteFromYaml(YAML), faults: FAULTS });
-  watcher = mqtt.connect(day.service.mqttUrl, { clientId: 'engine-day-watcher' });
+  watcher = mqtt.connect(day.service.mqttUrl, { clientId: 'engine-day-watcher', ...day.service.logins!.roomctl }) // it also commands the lights (only roomctl's login may);
   watcher.on('message', (topic, payload, packet) => published.push({ topic, payload: payload.toString(), retain: packet.retain }));
   await watcher.subscribeAsync(['roomctl/day/alerts', 'roomctl/day/rooms/+/readiness', 'roomctl/day/rooms/+/scene', 'roomctl/day/rooms/+/state'], { qos: 1 });
   await day.advanceTo('07:05');

@@ -49,7 +49,7 @@ const retained: SceneResult[] = [];
 
 beforeAll(async () => {
   day = await SimDay.open({ site: siteFromYaml(YAML), noMeetings: true });
-  watcher = mqtt.connect(day.service.mqttUrl, { clientId: 'scene-watcher' });
+  watcher = mqtt.connect(day.service.mqttUrl, { clientId: 'scene-watcher', ...day.service.logins!.integrations });
   watcher.on('message', (_topic, payload) => retained.push(JSON.parse(payload.toString())));
   await watcher.subscribeAsync('roomctl/sc/rooms/R1/scene', { qos: 1 });
 }, 60_000);

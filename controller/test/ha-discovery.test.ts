@@ -67,8 +67,8 @@ interface Seen {
 }
 
 /** A client that subscribes and keeps every message it gets. */
-async function listener(url: string, filters: string[], clientId: string): Promise<{ client: MqttClient; seen: Seen[] }> {
-  const client = mqtt.connect(url, { clientId, reconnectPeriod: 0 });
+async function listener(url: string, filters: string[], clientId: string, login?: { username: string; password: string }): Promise<{ client: MqttClient; seen: Seen[] }> {
+  const client = mqtt.connect(url, { clientId, reconnectPeriod: 0, ...login });
   const seen: Seen[] = [];
   client.on('message', (topic, payload, packet) => seen.push({ topic, payload: payload.toString(), retain: packet.retain }));
   await client.subscribeAsync(filters, { qos: 1 });
@@ -83,7 +83,7 @@ describe('Home Assistant discovery', () => {
 
   beforeAll(async () => {
     day = await SimDay.open({ site: siteFromYaml(yaml(ROOMS + SMALL_ROOM)), noMeetings: true });
-    ha = await listener(day.service.mqttUrl, ['homeassistant/#', 'roomctl/hq/#'], 'home-assistant');
+    ha = await listener(day.service.mqttUrl, ['homeassistant/#', 'roomctl/hq/#'], 'home-assistant', day.service.logins!.integrations);
     await waitFor(() => EXPECTED.every((t) => latest(t)), 15_000, 'every discovery config');
     // Let the simulated devices report and the state topics fill.
     await day.advance(60_000);
@@ -163,7 +163,7 @@ describe('Home Assistant discovery', () => {
     // roomctl restarted (a connection of its own) with 5F-501 gone from its config: the
     // feature finds that room's retained configs and clears them.
     const site = siteFromYaml(yaml(ROOMS));
-    const connection = new MqttAdapter({ url: day.service.mqttUrl, clientId: 'roomctl-restarted', sitePrefix: 'test/restarted', reconnect: { minMs: 500, maxMs: 2000 } }, [], new RoomStateStore(site, new EventBus(), day.clock), new EventBus(), day.clock, silentLogger);
+    const connection = new MqttAdapter({ url: day.service.mqttUrl, clientId: 'roomctl-restarted', ...day.service.logins!.roomctl, sitePrefix: 'test/restarted', reconnect: { minMs: 500, maxMs: 2000 } }, [], new RoomStateStore(site, new EventBus(), day.clock), new EventBus(), day.clock, silentLogger);
     await connection.start();
     const shrunk = new HomeAssistantDiscovery({ site, mqtt: connection, sitePrefix: day.service.sitePrefix });
     await shrunk.start();
@@ -174,7 +174,7 @@ describe('Home Assistant discovery', () => {
     expect(shrunk.counts.removed).toBe(gone.length);
 
     // What a Home Assistant starting now would find: only the configured room's entities.
-    const fresh = await listener(day.service.mqttUrl, [NODE], 'home-assistant-fresh');
+    const fresh = await listener(day.service.mqttUrl, [NODE], 'home-assistant-fresh', day.service.logins!.integrations);
     await waitFor(() => fresh.seen.length >= EXPECTED.length - gone.length, 15_000, 'the retained configs');
     await fresh.client.endAsync();
     expect(fresh.seen.filter((m) => m.retain && m.payload).map((m) => m.topic).sort()).toEqual(EXPECTED.filter((t) => !gone.includes(t)));

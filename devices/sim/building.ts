@@ -39,6 +39,8 @@ export interface SimulatedBuildingOptions {
   brokerUrl: string;
   mqttUsername?: string;
   mqttPassword?: string;
+  /** Each MQTT device's own login (the embedded broker's per-run credentials); falls back to mqttUsername/mqttPassword. */
+  mqttLogin?: (room: string, device: string) => { username: string; password: string } | undefined;
   /** Default: simulation.seed of the config. */
   seed?: number;
   /** Physics step, virtual ms. Default: simulation.tick_s. */
@@ -301,8 +303,8 @@ export class SimulatedBuilding {
         const link: MqttDeviceLink = new MqttDeviceLink(m, {
           brokerUrl: this.options.brokerUrl,
           clientId: `sim-${site}-${room}-${name}`,
-          username: this.options.mqttUsername,
-          password: this.options.mqttPassword,
+          username: this.options.mqttLogin?.(room, name)?.username ?? this.options.mqttUsername,
+          password: this.options.mqttLogin?.(room, name)?.password ?? this.options.mqttPassword,
           stats: this.stats,
           // Well inside the stalest window, never faster than the physics step.
           refreshMs: Math.max(this.tickMs, Math.floor(staleMs / 3)),

@@ -50,7 +50,7 @@ export async function simulateCommand(options: SimulateOptions): Promise<number>
       logLevel: tty ? 'warn' : 'info',
       statusEveryMs: options.statusEveryMs ?? (tty ? 0 : 60 * 60_000),
       devices: (service, logger, mqttUrl) => {
-        const building = new SimulatedBuilding({ site, clock, brokerUrl: mqttUrl, controlPort: simulationOf(site).control_port, logger: logger.child({ part: 'sim' }) });
+        const building = new SimulatedBuilding({ site, clock, brokerUrl: mqttUrl, mqttLogin: service.logins?.device, controlPort: simulationOf(site).control_port, logger: logger.child({ part: 'sim' }) });
         return [{ name: 'simulated building', start: () => building.start(), stop: () => building.stop() }];
       },
       dataDir,

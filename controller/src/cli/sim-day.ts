@@ -96,8 +96,8 @@ export class SimDay {
     const day = new SimDay(site, clock, service, options);
     day.tempDir = tempDir;
     try {
-      await service.start([], (url) => {
-        day.sim = new SimulatedBuilding({ site, clock, brokerUrl: url, seed: options.seed, logger: options.logger });
+      await service.start([], (url, logins) => {
+        day.sim = new SimulatedBuilding({ site, clock, brokerUrl: url, mqttLogin: logins?.device, seed: options.seed, logger: options.logger });
         return [{ name: 'simulated building', start: () => day.sim.start(), stop: () => day.sim.stop() }];
       });
     } catch (err) {
@@ -218,6 +218,6 @@ async function playableSite(options: SimDayOptions): Promise<Site> {
     }
     rooms.push({ ...room, devices });
   }
-  const mqtt = { ...site.config.mqtt, url: undefined, broker: { host: '127.0.0.1', port: 0 } };
+  const mqtt = { ...site.config.mqtt, url: undefined, broker: { ...site.config.mqtt.broker, host: '127.0.0.1', port: 0, tls: undefined } };
   return { ...site, rooms, config: { ...site.config, mqtt, simulation } };
 }

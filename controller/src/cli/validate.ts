@@ -1,4 +1,5 @@
 import { loadConfigFile } from '../config/load.ts';
+import { securityFindings } from '../config/security-checks.ts';
 
 /**
  * `roomctl validate FILE`: every problem as `path: message`, exit 1; or a one-line
@@ -13,6 +14,14 @@ export function validateCommand(file: string, out: (line: string) => void = cons
     return 1;
   }
   const site = result.site!;
+  // Security (issue 11): a broker open to the network is an error, a clear-text API a warning.
+  const security = securityFindings(site);
+  for (const w of security.warnings) err(`warning: ${w}`);
+  if (security.errors.length > 0) {
+    for (const e of security.errors) err(e);
+    err(`${file}: ${security.errors.length} problem${security.errors.length === 1 ? '' : 's'}`);
+    return 1;
+  }
   const devices = site.rooms.reduce((n, r) => n + r.devices.length, 0);
   const points = site.rooms.reduce((n, r) => n + r.devices.reduce((m, d) => m + d.points.length, 0), 0);
   const scenes = site.rooms.reduce((n, r) => n + Object.keys(r.scenes).length, 0);

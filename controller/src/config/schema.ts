@@ -39,12 +39,50 @@ export const siteSchema = z.strictObject({
   language: z.enum(['zh-CN', 'en']).default('zh-CN'),
 });
 
+const topicFilter = z.string().min(1).regex(/^[^\u0000]+$/, 'an MQTT topic or filter');
+const filePath = z.string().min(1);
+
+/**
+ * A login of the embedded broker (issue 11): a device, a gateway that fronts several
+ * devices, a wall keypad, or an integration (Node-RED, Home Assistant). Its permissions
+ * are derived from what it is for, never "everything".
+ */
+export const brokerUserSchema = z
+  .strictObject({
+    username: z.string().min(1).regex(/^[^\s:]+$/, 'no spaces or ":" in a username'),
+    /** The password itself, normally `${ENV_VAR}` … */
+    password: z.string().min(1).optional(),
+    /** … or its hash, from `roomctl mqtt-password` (scrypt$N$r$p$salt$hash, base64). */
+    password_hash: z.string().regex(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/, 'scrypt$N$r$p$salt$hash').optional(),
+    /** Devices this login speaks for, as `room/device` (e.g. 3F-301/lights): it publishes their state topics and subscribes to their command topics only. */
+    devices: z.array(z.string().regex(/^[^/\s]+\/[a-z][a-z0-9_]*$/, 'room/device, e.g. 3F-301/lights')).default([]),
+    /** Rooms whose wall keypad this is: it may publish their `scene/set` (and read their scene result). */
+    keypads: z.array(id).default([]),
+    /** Node-RED / Home Assistant: reads roomctl's topics and discovery, asks for scenes in any room. */
+    integrations: z.boolean().default(false),
+    /** Extra topics or filters (e.g. a zigbee2mqtt bridge's own topics). */
+    publish: z.array(topicFilter).default([]),
+    subscribe: z.array(topicFilter).default([]),
+  })
+  .refine((u) => !!u.password !== !!u.password_hash, 'give exactly one of password or password_hash');
+
+export const mqttTlsClientSchema = z.strictObject({
+  /** CA file that signed the broker's certificate (default: the system CAs). */
+  ca: filePath.optional(),
+  /** Client certificate and key, for brokers that require them. */
+  cert: filePath.optional(),
+  key: filePath.optional(),
+  reject_unauthorized: z.boolean().default(true),
+});
+
 export const mqttSchema = z.strictObject({
   /** Absent → roomctl starts its embedded broker and uses it. */
   url: z.string().regex(/^(mqtts?|wss?|tcp):\/\//, 'an MQTT URL such as mqtt://host:1883').optional(),
   client_id: z.string().optional(),
   username: z.string().optional(),
   password: z.string().optional(),
+  /** TLS settings of roomctl's connection (mqtts:// or wss://). */
+  tls: mqttTlsClientSchema.optional(),
   /** Prefix of everything roomctl publishes: <prefix>/<site>/… */
   topic_prefix: z.string().default('roomctl'),
   /** The embedded broker (used only without url). */
@@ -52,10 +90,27 @@ export const mqttSchema = z.strictObject({
     .strictObject({
       host: z.string().default('127.0.0.1'),
       port: port.default(1883),
+      // The keys below are optional (defaults applied where used: 256 KiB packets, 2000
+      // retained per login, 100,000 in all, 200 connections/s per address, plain on).
+      /** Logins of devices, gateways, keypads and integrations; anonymous clients are refused. */
+      users: z.array(brokerUserSchema).optional(),
+      /** Only for a broker on loopback in a lab: clients without credentials get in (validate refuses it beyond loopback). */
+      allow_anonymous: z.boolean().optional(),
+      /** A packet larger than this closes the connection before it is buffered. */
+      max_packet_bytes: z.number().int().min(1024).max(256 * 1024 * 1024).optional(),
+      /** Retained topics one login may hold, and all logins together. */
+      max_retained_per_client: z.number().int().min(1).optional(),
+      max_retained_total: z.number().int().min(1).optional(),
+      /** New connections accepted per second from one address. */
+      max_connections_per_s: z.number().int().min(1).optional(),
+      /** TLS listener (mqtts) beside the plain one. */
+      tls: z.strictObject({ port: port.default(8883), cert: filePath, key: filePath, ca: filePath.optional(), require_client_cert: z.boolean().default(false) }).optional(),
+      /** false: no plain-TCP listener, TLS only. */
+      plain: z.boolean().optional(),
     })
     .prefault({}),
-  /** Reconnect backoff: exponential from min to max, with jitter. */
-  reconnect: z.strictObject({ min_ms: z.number().int().min(50).default(500), max_ms: z.number().int().min(100).default(30000) }).prefault({}),
+  /** Reconnect backoff: capped exponential from min to max (the ceiling), full jitter. */
+  reconnect: z.strictObject({ min_ms: z.number().int().min(50).default(1000), max_ms: z.number().int().min(100).default(60000) }).prefault({}),
 });
 
 const serialSettings = z.strictObject({
@@ -106,6 +161,8 @@ export const apiSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
   /** 0 = a free port chosen at start (tests). */
   port: z.number().int().min(0).max(65535).default(8080),
+  /** HTTPS from these files (PEM); without them the API speaks plain HTTP (validate warns beyond loopback). */
+  tls: z.strictObject({ cert: filePath, key: filePath }).optional(),
 });
 
 export const deviceSchema = z
@@ -218,4 +275,6 @@ export type DeviceConfig = z.infer<typeof deviceSchema>;
 export type GatewayConfig = z.infer<typeof gatewaySchema>;
 export type InfluxConfig = z.infer<typeof influxSchema>;
 export type ApiConfig = z.infer<typeof apiSchema>;
+export type MqttConfig = z.infer<typeof mqttSchema>;
+export type BrokerUserConfig = z.infer<typeof brokerUserSchema>;
 export type SceneConfig = z.infer<typeof sceneSchema>;

@@ -63,8 +63,8 @@ export async function startPanelBuilding(yaml: (gatewayPort: number) => string, 
     app = next;
   };
   try {
-    await service.start([], (url) => {
-      sim = new SimulatedBuilding({ site, clock, brokerUrl: url });
+    await service.start([], (url, logins) => {
+      sim = new SimulatedBuilding({ site, clock, brokerUrl: url, mqttLogin: logins?.device });
       return [{ name: 'simulated building', start: () => sim.start(), stop: () => sim.stop() }];
     });
     bookDay(service.schedule, meetingsOfDay(site), clock);
