@@ -46,7 +46,8 @@ export interface MqttAdapterOptions {
   password?: string;
   /** e.g. `roomctl/demo`; birth/last will go to `<sitePrefix>/status`. */
   sitePrefix: string;
-  reconnect: { minMs: number; maxMs: number };
+  /** `random` (default Math.random) draws each attempt's instant in its slot (tests pin it). */
+  reconnect: { minMs: number; maxMs: number; random?: () => number };
   /** How long start() waits for the first connection before carrying on. */
   firstConnectMs?: number;
   /** Larger device payloads are rejected unparsed. */
@@ -102,8 +103,10 @@ export interface MqttAdapterStats {
   applied: number;
   /** Rejections (a message can be rejected for several points). */
   rejected: number;
-  /** Reconnect attempts since start. */
+  /** Reconnect attempts since start … */
   reconnects: number;
+  /** … of which made early because a probe saw the broker's port open again. */
+  probeReconnects: number;
   commandsSent: number;
   /** The delay last waited (or being waited) before a reconnect attempt … */
   reconnectDelayMs: number;
@@ -125,7 +128,7 @@ export class MqttAdapter implements DeviceAdapter {
   private readonly deviceFilters: Set<string>;
   private readonly handlers = new Map<string, { match: (topic: string) => boolean; fns: Set<MessageHandler> }>();
   private readonly pending = new Set<(err: Error) => void>();
-  private readonly counters = { reconnects: 0, commandsSent: 0 };
+  private readonly counters = { reconnects: 0, commandsSent: 0, probeReconnects: 0 };
   private readonly statusTopic: string;
   private readonly log: Logger;
   private client?: MqttClient;
@@ -156,7 +159,7 @@ export class MqttAdapter implements DeviceAdapter {
     this.statusTopic = topics.status(options.sitePrefix);
     this.index = new DeviceTopicIndex(devices);
     this.deviceFilters = this.index.filters;
-    this.schedule = new ReconnectSchedule(options.reconnect.minMs, options.reconnect.maxMs);
+    this.schedule = new ReconnectSchedule(options.reconnect.minMs, options.reconnect.maxMs, options.reconnect.random);
     this.reader = new DeviceMessageReader(this.index, sink, bus, clock, logger, options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES);
   }
 
@@ -297,6 +300,7 @@ export class MqttAdapter implements DeviceAdapter {
         // open all along (a broker refusing us, a load balancer) is left to the schedule.
         if (open && this.portSeenClosed) {
           this.portSeenClosed = false;
+          this.counters.probeReconnects++;
           return attempt();
         }
         if (!open) this.portSeenClosed = true;
