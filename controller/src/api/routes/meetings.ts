@@ -24,13 +24,26 @@ export async function meetingRoutes(app: FastifyInstance, ctx: ApiContext): Prom
   const r = app.withTypeProvider<ZodTypeProvider>();
   const errors = { 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody, 409: errorBody, 422: errorBody };
 
+  /**
+   * The meeting of this id as the token may know it: one in a room outside the token's
+   * scope — scheduled or cancelled — is answered exactly like one that does not exist
+   * (issue 11), so a scoped token learns nothing about other rooms' bookings.
+   */
+  const visible = (req: Parameters<typeof who>[0], id: string) => {
+    const m = ctx.schedule.get(id);
+    if (m && !inScope(who(req), m.room)) {
+      note(req, { room: m.room, reason: 'meeting in a room outside the token scope' });
+      throw notFound('meeting', id);
+    }
+    return m;
+  };
+
   const upsert = (req: Parameters<typeof who>[0], id: string, body: Record<string, unknown>) => {
     note(req, { target: id });
-    const room = String(body.room);
-    requireRoom(ctx, req, room);
-    const existing = ctx.schedule.get(id);
-    // Moving a booking out of a room is a change to that room too.
-    if (existing && existing.status === 'scheduled' && !inScope(who(req), existing.room)) requireRoom(ctx, req, existing.room);
+    // The room it is in now (moving a booking out of a room changes that room too) …
+    visible(req, id);
+    // … and the room it is booked or moved into.
+    requireRoom(ctx, req, String(body.room));
     const { meeting, change } = ctx.schedule.upsert({ ...body, id });
     return { meeting: viewOf(meeting, who(req)), change };
   };
@@ -58,8 +71,8 @@ export async function meetingRoutes(app: FastifyInstance, ctx: ApiContext): Prom
     config: { permission: 'meetings:read' },
     schema: { tags: ['meetings'], summary: 'One meeting by its external id (cancelled ones too)', params: idParams, response: { 200: meetingView, ...errors } },
     handler: async (req) => {
-      const m = ctx.schedule.get(req.params.id);
-      if (!m || !inScope(who(req), m.room)) throw notFound('meeting', req.params.id);
+      const m = visible(req, req.params.id);
+      if (!m) throw notFound('meeting', req.params.id);
       return viewOf(m, who(req));
     },
   });
@@ -88,7 +101,7 @@ export async function meetingRoutes(app: FastifyInstance, ctx: ApiContext): Prom
     schema: { tags: ['meetings'], summary: 'Cancel a booking (idempotent); a room being prepared for it is released', params: idParams, response: { 200: z.object({ meeting: meetingView }), ...errors } },
     handler: async (req) => {
       note(req, { target: req.params.id });
-      const m = ctx.schedule.get(req.params.id);
+      const m = visible(req, req.params.id);
       if (!m) throw notFound('meeting', req.params.id);
       requireRoom(ctx, req, m.room);
       return { meeting: viewOf(ctx.schedule.cancel(req.params.id), who(req)) };

@@ -43,7 +43,9 @@ export async function readinessRoutes(app: FastifyInstance, ctx: ApiContext): Pr
     schema: { tags: ['readiness'], summary: 'One meeting\'s readiness record', params: z.object({ id: z.string().min(1).max(200) }), response: { 200: record, ...errors } },
     handler: async (req) => {
       const rec = ctx.engine.record(req.params.id);
-      if (!rec || !inScope(who(req), rec.meeting.room)) throw notFound('readiness record of meeting', req.params.id);
+      // Out of scope where the meeting was or is now: the same 404 as no record at all (issue 11).
+      const now = ctx.schedule.get(req.params.id);
+      if (!rec || !inScope(who(req), rec.meeting.room) || (now && !inScope(who(req), now.room))) throw notFound('readiness record of meeting', req.params.id);
       return rec;
     },
   });
