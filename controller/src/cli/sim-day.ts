@@ -192,6 +192,13 @@ export function bookDay(schedule: Schedule, meetings: readonly SimMeeting[], clo
 }
 
 /**
+ * The simulated gateways answer on loopback within milliseconds; a unit that does not
+ * answer (a fault) would otherwise cost the site's real-time timeout (1 s by default)
+ * on a clock running hundreds of times faster than real time.
+ */
+const SIM_TIMEOUT_MS = 250;
+
+/**
  * The site as a simulated day plays it: the embedded broker on a free port, every
  * Modbus gateway on a free loopback port (simulator and adapters agree, and two runs
  * never collide), the simulated day and start time set.
@@ -214,7 +221,7 @@ async function playableSite(options: SimDayOptions): Promise<Site> {
       }
       if (!ports.has(mb.link.key)) ports.set(mb.link.key, await freePort());
       const port = ports.get(mb.link.key)!;
-      devices.push({ ...d, modbus: { ...mb, pollMs: options.pollMs ?? mb.pollMs, link: { ...mb.link, key: `tcp:127.0.0.1:${port}`, tcp: { host: '127.0.0.1', port } } } });
+      devices.push({ ...d, modbus: { ...mb, pollMs: options.pollMs ?? mb.pollMs, link: { ...mb.link, key: `tcp:127.0.0.1:${port}`, tcp: { host: '127.0.0.1', port }, timeoutMs: Math.min(mb.link.timeoutMs, SIM_TIMEOUT_MS) } } });
     }
     rooms.push({ ...room, devices });
   }
