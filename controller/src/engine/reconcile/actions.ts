@@ -66,7 +66,7 @@ export class RoomActions {
     );
     this.o.waits.check();
     const out = done.flat();
-    for (const w of out.filter((x) => !x.confirmed)) this.o.log.info({ room: room.id, point: w.point, reason: w.reason }, 'write not confirmed yet; the reconciler keeps it wanted');
+    for (const w of out.filter((x) => !x.confirmed)) this.o.log.debug({ room: room.id, point: w.point, reason: w.reason }, 'write not confirmed yet; the reconciler keeps it wanted');
     return out;
   }
 
