@@ -48,6 +48,8 @@ export interface BuildOptions {
   keypad?: () => Record<string, number>;
   /** Registered after the API (the web pages: `/`, `/panel/:room`). They see `app.roomctl`. */
   plugins?: FastifyPluginAsync[];
+  /** Serve HTTPS with this certificate and key (PEM), from `api.tls`. */
+  https?: { cert: Buffer; key: Buffer };
 }
 
 declare module 'fastify' {
@@ -78,7 +80,9 @@ export async function buildApp(deps: ApiDeps, options: BuildOptions = {}): Promi
   hub.start();
 
   // No fastify request logging: URLs may carry a WebSocket token in the query string.
+  // With `https` fastify serves TLS; its HTTPS server is typed apart, the app is the same.
   const app = Fastify({
+    ...((options.https ? { https: options.https } : {}) as object),
     logger: false,
     bodyLimit: 64 * 1024,
     onProtoPoisoning: 'error',

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { ApiConfig } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
@@ -24,7 +25,7 @@ export interface ApiServerOptions {
 export class ApiServer {
   readonly name = 'http api';
   app?: FastifyInstance;
-  /** `http://host:port` once listening. */
+  /** `http://host:port` (`https://` with api.tls) once listening. */
   url?: string;
   readonly keypad: KeypadScenes;
 
@@ -46,7 +47,16 @@ export class ApiServer {
       logger.info('api.enabled is false: no HTTP API (keypads still work)');
       return;
     }
-    this.app = await buildApp(deps, { logger, keypad: () => ({ ...this.keypad.counts }), plugins: this.options.plugins });
+    let https: { cert: Buffer; key: Buffer } | undefined;
+    if (config.tls) {
+      try {
+        https = { cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) };
+      } catch (err) {
+        logger.error({ err: (err as Error).message }, 'api.tls: cannot read the certificate or key; the HTTP API is not served (it will not fall back to clear text)');
+        return;
+      }
+    }
+    this.app = await buildApp(deps, { logger, keypad: () => ({ ...this.keypad.counts }), plugins: this.options.plugins, https });
     try {
       await this.app.listen({ host: config.host, port: config.port });
     } catch (err) {
@@ -57,7 +67,7 @@ export class ApiServer {
     }
     const address = this.app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
-    this.url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+    this.url = `${https ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
     const tokens = this.app.roomctl.tokens.activeCount();
     logger.info({ url: this.url, tokens }, `HTTP API on ${this.url} (docs at ${this.url}/docs)`);
     if (tokens === 0) logger.warn('no API tokens yet: create one with `roomctl token create --role admin`');
