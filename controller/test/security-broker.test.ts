@@ -171,4 +171,11 @@ describe('the embedded broker: limits', () => {
     expect(again.connected).toBe(true);
     expect(day.service.brokerRefused!.retained).toBe(before + 1);
   });
+
+  it("never caps roomctl's own retained topics (state, readiness per room: more than the per-login limit of 3 here) nor drops its connection", async () => {
+    await day.advance(60_000);
+    expect(day.service.mqtt.connected).toBe(true);
+    expect(day.service.mqtt.stats().reconnects).toBe(0);
+    expect(day.service.brokerRefused).toMatchObject({ rateLimited: 0 });
+  });
 });

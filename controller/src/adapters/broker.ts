@@ -102,7 +102,9 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
         logger.warn({ client: client?.id, username: login?.username, topic: packet.topic }, 'embedded broker: publish refused (not this login\'s topic)');
         return done(new Error(`not allowed to publish to ${packet.topic}`));
       }
-      if (packet.retain) {
+      // roomctl's own login (everything allowed) is not capped: its retained topics are
+      // bounded by the config (state, readiness, scene per room, discovery configs).
+      if (packet.retain && login.publish !== 'all') {
         const holder = login.username;
         const had = retained.get(packet.topic);
         if (packet.payload.length === 0) {
