@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { connect as tcpConnect, type Socket } from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashBrokerPassword } from '../src/adapters/broker-auth.ts';
@@ -18,6 +19,7 @@ mqtt:
   broker:
     max_packet_bytes: 65536
     max_retained_per_client: 3
+    max_connections_per_s: 10
     users:
       - { username: door-r2, password: "\${DOOR_R2_PASSWORD}", devices: [R2/door] }
       - { username: keypad-r1, password_hash: "${hash}", keypads: [R1] }
@@ -177,5 +179,26 @@ describe('the embedded broker: limits', () => {
     expect(day.service.mqtt.connected).toBe(true);
     expect(day.service.mqtt.stats().reconnects).toBe(0);
     expect(day.service.brokerRefused).toMatchObject({ rateLimited: 0 });
+  });
+
+  it('closes new connections from one address beyond max_connections_per_s (a burst of 30 against 10 a second)', async () => {
+    // The tests before made connections from this address too: let its bucket fill up again (10 tokens, 10/s).
+    await new Promise((r) => setTimeout(r, 1100));
+    const before = day.service.brokerRefused!.rateLimited;
+    const port = Number(new URL(day.service.mqttUrl).port);
+    const sockets: Socket[] = [];
+    await Promise.all(
+      Array.from({ length: 30 }, () => new Promise<void>((resolve) => {
+        const s = tcpConnect({ host: '127.0.0.1', port }, () => resolve());
+        s.on('error', () => resolve());
+        sockets.push(s);
+      })),
+    );
+    await waitFor(() => day.service.brokerRefused!.rateLimited - before >= 18, 10_000, 'the burst refused');
+    for (const s of sockets) s.destroy();
+    // 10 in the bucket, refilled at 10/s while the burst lasts (a few ms; up to two more on a busy machine).
+    expect(day.service.brokerRefused!.rateLimited - before).toBeGreaterThanOrEqual(18);
+    expect(day.service.brokerRefused!.rateLimited - before).toBeLessThanOrEqual(20);
+    expect(day.service.mqtt.connected).toBe(true);
   });
 });

@@ -177,23 +177,26 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   const sockets = new Set<Socket>();
   const maxPacket = options.maxPacketBytes ?? 256 * 1024;
   const perSecond = options.maxConnectionsPerSecond ?? 200;
-  const recent = new Map<string, { second: number; count: number }>();
+  /** Per address: a token bucket of `perSecond` new connections, refilled continuously. */
+  const buckets = new Map<string, { tokens: number; at: number }>();
   const accept = (socket: Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => {});
     const from = socket.remoteAddress ?? '';
-    const second = Math.floor(Date.now() / 1000);
-    const seen = recent.get(from);
-    if (seen && seen.second === second) seen.count++;
-    else recent.set(from, { second, count: 1 });
-    if (recent.size > 10_000) recent.clear();
-    if ((recent.get(from)?.count ?? 0) > perSecond) {
+    const now = Date.now();
+    if (buckets.size > 10_000) buckets.clear();
+    const bucket = buckets.get(from) ?? { tokens: perSecond, at: now };
+    bucket.tokens = Math.min(perSecond, bucket.tokens + ((now - bucket.at) * perSecond) / 1000);
+    bucket.at = now;
+    buckets.set(from, bucket);
+    if (bucket.tokens < 1) {
       refused.rateLimited++;
       logger.warn({ from }, 'embedded broker: too many new connections from one address; closing this one');
       socket.destroy();
       return;
     }
+    bucket.tokens -= 1;
     const guard = new PacketSizeGuard(socket, maxPacket, (size) => {
       refused.oversized++;
       logger.warn({ from, size, max: maxPacket }, 'embedded broker: packet larger than mqtt.broker.max_packet_bytes; connection closed');
