@@ -87,8 +87,8 @@ describe('reconnecting to a broker that comes back', () => {
     await broker.stop('SIGKILL');
     await waitFor(() => !adapter.connected, 15_000, 'the adapter to notice');
     expect(adapter.stats().reconnectDelayMs).toBe(60_000);
-    // Down long enough for a probe to find the port closed (one every 2 s).
-    await new Promise((r) => setTimeout(r, 2500));
+    // Down until a probe (one every 2 s) has found the port closed.
+    await waitFor(() => adapter.stats().probesClosed >= 1, 15_000, 'a probe to find the port closed');
     expect(adapter.stats().reconnects).toBe(0);
     await broker.restart();
     await waitFor(() => adapter.connected, 20_000, 'the adapter back before its scheduled attempt');

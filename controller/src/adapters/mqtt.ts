@@ -107,6 +107,8 @@ export interface MqttAdapterStats {
   reconnects: number;
   /** … of which made early because a probe saw the broker's port open again. */
   probeReconnects: number;
+  /** Probes that found the broker's port closed. */
+  probesClosed: number;
   commandsSent: number;
   /** The delay last waited (or being waited) before a reconnect attempt … */
   reconnectDelayMs: number;
@@ -128,7 +130,7 @@ export class MqttAdapter implements DeviceAdapter {
   private readonly deviceFilters: Set<string>;
   private readonly handlers = new Map<string, { match: (topic: string) => boolean; fns: Set<MessageHandler> }>();
   private readonly pending = new Set<(err: Error) => void>();
-  private readonly counters = { reconnects: 0, commandsSent: 0, probeReconnects: 0 };
+  private readonly counters = { reconnects: 0, commandsSent: 0, probeReconnects: 0, probesClosed: 0 };
   private readonly statusTopic: string;
   private readonly log: Logger;
   private client?: MqttClient;
@@ -303,7 +305,10 @@ export class MqttAdapter implements DeviceAdapter {
           this.counters.probeReconnects++;
           return attempt();
         }
-        if (!open) this.portSeenClosed = true;
+        if (!open) {
+          this.portSeenClosed = true;
+          this.counters.probesClosed++;
+        }
         this.probeTimer = setTimeout(once, PROBE_EVERY_MS);
       };
       socket.once('connect', () => done(true));
