@@ -10,7 +10,7 @@ import { ModbusAdapter } from './adapters/modbus.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from './adapters/broker.ts';
 import { securityFindings } from './config/security-checks.ts';
 import { ErrorCode, RoomctlError } from './errors.ts';
-import { generatedLogins, generatedSecret, loginFromConfig, type BrokerLogin } from './adapters/broker-auth.ts';
+import { embeddedBrokerLogins, generatedSecret, type RunLogins } from './adapters/broker-auth.ts';
 import { StatePublisher } from './model/state-publisher.ts';
 import { Recorder } from './recorder/recorder.ts';
 import { join, resolve } from 'node:path';
@@ -34,24 +34,7 @@ export interface ServiceOptions {
   api?: Partial<ApiConfig>;
 }
 
-/** A username and password for the embedded broker. */
-export interface MqttCredentials {
-  username: string;
-  password: string;
-}
-
-/**
- * The embedded broker's logins made for this run (never written anywhere): roomctl's
- * own, one per MQTT device the config gives no credentials (what the simulated
- * building uses), a keypad per room and an integration (what tests and the demo's
- * peers use).
- */
-export interface RunLogins {
-  roomctl: MqttCredentials;
-  integrations: MqttCredentials;
-  device(room: string, device: string): MqttCredentials | undefined;
-  keypad(room: string): MqttCredentials | undefined;
-}
+export type { MqttCredentials, RunLogins } from './adapters/broker-auth.ts';
 
 /** Anything that plugs into the service: constructed with its dependencies, then started and stopped. */
 export interface Feature {
@@ -136,31 +119,12 @@ export class RoomctlService {
       if (refusal) throw new RoomctlError(ErrorCode.ConfigInvalid, refusal);
       username ??= 'roomctl';
       password ??= generatedSecret();
-      const mqttDevices = site.rooms.flatMap((r) => r.devices).filter((d) => d.mqtt);
-      const ctx = { sitePrefix: this.sitePrefix, discoveryPrefix: site.config.home_assistant.discovery_prefix, devices: mqttDevices };
-      const users = b.users ?? [];
-      const configured = users.map((u) => loginFromConfig(u, ctx));
-      const covered = new Set(users.flatMap((u) => u.devices));
-      const run = generatedLogins(ctx, site.rooms.map((r) => r.id));
-      for (const key of covered) run.device.delete(key);
-      const own: BrokerLogin = { username, password, publish: 'all', subscribe: 'all' };
-      const taken = new Set([own.username, ...configured.map((l) => l.username)]);
-      const extraLogins = [...run.device.values(), ...run.keypad.values(), run.integrations].filter((l) => !taken.has(l.username));
-      const creds = (l: BrokerLogin | undefined): MqttCredentials | undefined => (l && !taken.has(l.username) ? { username: l.username, password: l.password! } : undefined);
-      this.logins = {
-        roomctl: { username, password },
-        integrations: creds(run.integrations) ?? { username: '', password: '' },
-        // A device with configured credentials (a plain password) uses them in the simulator too.
-        device: (room, device) => {
-          const user = users.find((u) => u.password && u.devices.includes(`${room}/${device}`));
-          return user ? { username: user.username, password: user.password! } : creds(run.device.get(`${room}/${device}`));
-        },
-        keypad: (room) => creds(run.keypad.get(room)),
-      };
+      const { logins, run } = embeddedBrokerLogins(site, this.sitePrefix, { username, password });
+      this.logins = run;
       const broker = await startEmbeddedBroker({
         host: b.host,
         port: b.port,
-        auth: { logins: [own, ...configured, ...extraLogins], allowAnonymous: b.allow_anonymous },
+        auth: { logins, allowAnonymous: b.allow_anonymous },
         reservedClientIds: { [clientId]: username },
         maxPacketBytes: b.max_packet_bytes,
         maxRetainedPerClient: b.max_retained_per_client,

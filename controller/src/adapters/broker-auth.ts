@@ -1,4 +1,5 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import type { Site } from '../config/load.ts';
 import type { BrokerUserConfig } from '../config/schema.ts';
 import type { ResolvedDevice } from '../model/devices.ts';
 import { topics } from '../model/topics.ts';
@@ -95,6 +96,52 @@ export function generatedLogins(ctx: LoginContext, rooms: readonly string[]): { 
     subscribe: [`${ctx.sitePrefix}/#`, `${ctx.discoveryPrefix}/#`],
   };
   return { device, keypad, integrations };
+}
+
+/** A username and password for the embedded broker. */
+export interface MqttCredentials {
+  username: string;
+  password: string;
+}
+
+/**
+ * The embedded broker's logins made for this run (never written anywhere): roomctl's
+ * own, one per MQTT device the config gives no credentials (what the simulated
+ * building uses), a keypad per room and an integration (what tests and the demo's
+ * peers use).
+ */
+export interface RunLogins {
+  roomctl: MqttCredentials;
+  integrations: MqttCredentials;
+  device(room: string, device: string): MqttCredentials | undefined;
+  keypad(room: string): MqttCredentials | undefined;
+}
+
+/**
+ * Every login of the embedded broker for a site: roomctl's own (`own`, everything),
+ * the configured users (mqtt.broker.users) and the per-run ones, which never shadow a
+ * configured username; and the credentials the simulator and tests use for this run.
+ */
+export function embeddedBrokerLogins(site: Site, sitePrefix: string, own: MqttCredentials): { logins: BrokerLogin[]; run: RunLogins } {
+  const users = site.config.mqtt.broker.users ?? [];
+  const ctx: LoginContext = { sitePrefix, discoveryPrefix: site.config.home_assistant.discovery_prefix, devices: site.rooms.flatMap((r) => r.devices).filter((d) => d.mqtt) };
+  const configured = users.map((u) => loginFromConfig(u, ctx));
+  const generated = generatedLogins(ctx, site.rooms.map((r) => r.id));
+  for (const key of users.flatMap((u) => u.devices)) generated.device.delete(key);
+  const taken = new Set([own.username, ...configured.map((l) => l.username)]);
+  const extra = [...generated.device.values(), ...generated.keypad.values(), generated.integrations].filter((l) => !taken.has(l.username));
+  const creds = (l: BrokerLogin | undefined): MqttCredentials | undefined => (l && !taken.has(l.username) ? { username: l.username, password: l.password! } : undefined);
+  const run: RunLogins = {
+    roomctl: { ...own },
+    integrations: creds(generated.integrations) ?? { username: '', password: '' },
+    // A device with configured credentials (a plain password) uses them in the simulator too.
+    device: (room, device) => {
+      const user = users.find((u) => u.password && u.devices.includes(`${room}/${device}`));
+      return user ? { username: user.username, password: user.password! } : creds(generated.device.get(`${room}/${device}`));
+    },
+    keypad: (room) => creds(generated.keypad.get(room)),
+  };
+  return { logins: [{ ...own, publish: 'all', subscribe: 'all' }, ...configured, ...extra], run };
 }
 
 export function generatedSecret(): string {
