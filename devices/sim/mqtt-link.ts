@@ -55,6 +55,8 @@ export class MqttDeviceLink {
   private commands = new Map<string, CommandEntry[]>();
   private seenIds = new Set<string>();
   private garbageCount = 0;
+  /** QoS 1 publishes not yet acknowledged by the broker. */
+  private inFlight = new Set<{ settled: boolean }>();
 
   constructor(
     readonly model: SimDevice,
@@ -151,6 +153,7 @@ export class MqttDeviceLink {
     const availability = this.model.device.mqtt?.availability;
     if (availability && client.connected) this.publish(availability.topic, availabilityPayload(availability.path, availability.offline), client);
     await client.endAsync(false).catch(() => {});
+    this.dropInFlight();
   }
 
   /** Fault `device_offline`: the connection drops (the broker publishes the last will); clearing reconnects. */
@@ -159,6 +162,7 @@ export class MqttDeviceLink {
       const client = this.client;
       this.client = undefined;
       await client.endAsync(true).catch(() => {});
+      this.dropInFlight();
     } else if (!offline && !this.client) {
       for (const t of this.states.values()) t.last = undefined;
       await this.start(now);
@@ -263,9 +267,24 @@ export class MqttDeviceLink {
     if (!client) return;
     const stats = this.opts.stats;
     stats.notePublished(topic);
-    client.publish(topic, payload, { qos: 1, retain: true }, () => {
-      stats.publishSettled++;
-    });
+    const flight = { settled: false };
+    this.inFlight.add(flight);
+    client.publish(topic, payload, { qos: 1, retain: true }, () => this.settled(flight));
+  }
+
+  private settled(flight: { settled: boolean }): void {
+    if (flight.settled) return;
+    flight.settled = true;
+    this.inFlight.delete(flight);
+    this.opts.stats.publishSettled++;
+  }
+
+  /**
+   * A connection cut on purpose (device_offline, a reboot) loses what it had in flight;
+   * mqtt.js may never call those callbacks, and a settle must not wait for them forever.
+   */
+  private dropInFlight(): void {
+    for (const flight of [...this.inFlight]) this.settled(flight);
   }
 }
 

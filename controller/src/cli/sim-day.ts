@@ -106,7 +106,14 @@ export class SimDay {
     }
     let busEvents = 0;
     for (const e of ['point', 'device', 'command', 'check', 'activity', 'alert'] as const) service.bus.on(e, () => busEvents++);
-    day.settle = quietSettle([day.sim, deliveryWatch(day.sim, service.mqtt, service.modbus), () => busEvents]);
+    // A settle that gives up (10 s of real time) means something is counted in flight that never lands — a
+    // simulator or adapter bug that turns a day of seconds into hours; say so instead of crawling silently.
+    let giveUps = 0;
+    const log = options.logger ?? silentLogger;
+    const onGiveUp = (pending: number) => {
+      if (giveUps++ < 3) log.warn({ pending, at: new Date(clock.now()).toISOString() }, `sim day: network I/O did not settle within 10 s (${pending} in flight)${giveUps === 3 ? '; not logged again' : ''}`);
+    };
+    day.settle = quietSettle([day.sim, deliveryWatch(day.sim, service.mqtt, service.modbus), () => busEvents], { onGiveUp });
     if (!options.startTogether) await day.settle();
     for (const f of options.faults ?? []) day.planFault(f);
     if (!options.noMeetings) day.book();
