@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 /**
  * Policies: the conditions and lead times a room must meet. Every default below is
- * a number from PROCEDURES.md (the P-ids in the comments); a policy may override any
+ * a number from docs/procedures.md (the P-ids in the comments); a policy may override any
  * of them and may `extends` another policy. Fields are optional here and filled by
  * resolvePolicies(), so an override names only what differs.
  */
@@ -67,7 +67,7 @@ export interface Policy {
   meeting_scene: string;
 }
 
-/** The defaults, from PROCEDURES.md. */
+/** The defaults, from docs/procedures.md. */
 export const DEFAULT_POLICY: Policy = {
   name: 'default',
   comfort_c: { summer: [22, 24], winter: [18, 22], transition: [20, 24] }, // P5

@@ -11,7 +11,7 @@ import { avLeadMinutes } from './steps.ts';
  * the meeting it is about, what of that meeting's preparation has been carried out,
  * and the time — no I/O, so it can be asked at any instant (tests, a restart).
  *
- * The phase follows the meeting's timeline (PROCEDURES.md):
+ * The phase follows the meeting's timeline (docs/procedures.md):
  *   preconditioning  HVAC started for it (P5), before its AV step
  *   av_prep          from the AV step (T-30, T-2h for vip3: P2/P16/P12)
  *   ready            from the ready step (T-15, P4) to the start

@@ -4,7 +4,7 @@ import type { Meeting } from '../../model/meetings.ts';
 import { MAX_PRECONDITION_MINUTES } from '../hvac/optimal-start.ts';
 
 /**
- * Expands one meeting into its timed steps, from its room's policy (PROCEDURES.md).
+ * Expands one meeting into its timed steps, from its room's policy (docs/procedures.md).
  * Pure: the same meeting, policy, neighbours and "now" always give the same plan, so
  * re-planning after a move or cancel is simply planning again.
  */

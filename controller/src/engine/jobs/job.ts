@@ -16,7 +16,7 @@ import type { Waits } from '../timeline/waits.ts';
 import type { Closer } from './closing.ts';
 
 /**
- * A job is one timed procedure of a meeting (PROCEDURES.md): a handler that does its
+ * A job is one timed procedure of a meeting (docs/procedures.md): a handler that does its
  * work and returns an outcome — done, or "not yet: again at T" (a close waiting for
  * the room to empty, optimal start deciding to wait, monitoring re-arming). The
  * timeline queues and re-queues steps from those outcomes; a handler never reaches

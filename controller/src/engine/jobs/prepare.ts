@@ -6,7 +6,7 @@ import { equipmentTest } from './self-test.ts';
 import { DONE, later, MIN, readinessChanged, ref, writeCtx, type JobHandler } from './job.ts';
 
 /**
- * The preparation jobs of a meeting (PROCEDURES.md), each a handler returning an outcome:
+ * The preparation jobs of a meeting (docs/procedures.md), each a handler returning an outcome:
  *   vip_check         P10–P12 full equipment check
  *   hvac_precondition P5 optimal start: wait (later), or start HVAC now
  *   av_on             P2/P16 displays on, door unlocked, fresh air on, every mic tested

@@ -3,7 +3,7 @@ import { avLeadMinutes } from '../intent/steps.ts';
 import { DONE, later, MIN, readinessChanged, ref, writeCtx, type JobHandler } from './job.ts';
 
 /**
- * The session and after (PROCEDURES.md), each a handler returning an outcome:
+ * The session and after (docs/procedures.md), each a handler returning an outcome:
  *   session_start  the verdict; the mic test tone stops, the mics stay live
  *   monitor        P6 every few minutes until the end (later); temperature drift → corrective setpoint
  *   no_show        nobody came → HVAC, lights and AV released, recorded
