@@ -1,14 +1,21 @@
 import type { Logger } from '../../log.ts';
 import type { Clock } from '../../model/clock.ts';
 import { readJsonWithBackup, writeJsonAtomic } from '../timeline/atomic-file.ts';
-import type { ThermalLearner } from './optimal-start.ts';
+import type { ThermalLearner, ThermalSnapshot } from './optimal-start.ts';
 
 /**
  * The optimal-start learner's history (P5) in `<dataDir>/thermal.json`, so a restarted
  * controller — or tomorrow's — starts each room's HVAC from what it learned, not from the
- * conservative default again. Written atomically (atomic-file.ts), only when something new
- * was learned.
+ * cold-start lead again. Written atomically (atomic-file.ts), only when something new was
+ * learned.
+ *
+ * Version 2 keeps the samples per room and season (`rooms.<room>.<season>.heat|cool`). A
+ * version 1 file (per room only, from before per-season learning) is not used: its samples
+ * cannot be told apart by season, and a winter heating rate must not come from summer's
+ * data. Each room is then learned again (cold-start lead until it is), and the log says so.
  */
+const VERSION = 2;
+
 export class ThermalFile {
   private saved?: string;
 
@@ -20,8 +27,10 @@ export class ThermalFile {
   ) {}
 
   load(): void {
-    const read = readJsonWithBackup(this.file, (json) => json as { version: 1; rooms: Record<string, { heat?: unknown; cool?: unknown }> }, () => this.clock.now());
-    if (read.value?.rooms) this.learner.restore(read.value.rooms);
+    const read = readJsonWithBackup(this.file, (json) => json as { version?: number; rooms?: ThermalSnapshot }, () => this.clock.now());
+    const value = read.value;
+    if (value?.version === VERSION && value.rooms && typeof value.rooms === 'object') this.learner.restore(value.rooms);
+    else if (value?.rooms) this.log.warn({ file: this.file, version: value.version }, 'thermal history from before per-season learning: not used, each room is learned again');
     this.saved = JSON.stringify(this.learner.snapshot());
     for (const p of read.problems) this.log.warn({ file: this.file }, `thermal history: ${p}`);
   }
@@ -29,10 +38,10 @@ export class ThermalFile {
   save(): void {
     const rooms = this.learner.snapshot();
     const text = JSON.stringify(rooms);
-    if (text === this.saved || Object.values(rooms).every((r) => r.heat.length + r.cool.length === 0)) return;
+    if (text === this.saved || Object.keys(rooms).length === 0) return;
     this.saved = text;
     try {
-      writeJsonAtomic(this.file, { version: 1, rooms });
+      writeJsonAtomic(this.file, { version: VERSION, rooms });
     } catch (err) {
       this.log.warn({ err, file: this.file }, 'could not save the thermal history');
     }
