@@ -385,7 +385,10 @@ describe('Safety interlocks over MQTT, asked before every attempt', () => {
     const display = await rig.peer('t/R1/display', { commands: true });
     display.echo = (cmd) => (typeof cmd.power === 'boolean' ? { power: cmd.power ? 'ON' : 'OFF' } : undefined);
 
-    const [first] = await rig.reconciler.want('R1', [{ set: 'display.power', value: true }]);
+    // want() answers "offline" once the device has stayed away for the reconciler's offline wait (30 s).
+    const asked = rig.reconciler.want('R1', [{ set: 'display.power', value: true }]);
+    await rig.advance(30_000);
+    const [first] = await asked;
     expect(first).toMatchObject({ confirmed: false, attempts: 0, reason: 'device display is offline' });
     await rig.advance(10 * 60_000);
     expect(display.commands).toEqual([]);
@@ -424,7 +427,10 @@ describe('Safety interlocks over MQTT, asked before every attempt', () => {
     const rig = await startRig(ONE_ROOM);
     const display = await rig.peer('t/R1/display', { commands: true });
     display.echo = (cmd) => (typeof cmd.power === 'boolean' ? { power: cmd.power ? 'ON' : 'OFF' } : undefined);
-    const [first] = await rig.reconciler.want('R1', [{ set: 'display.power', value: true }]);
+    // want() answers "offline" once the device has stayed away for the reconciler's offline wait (30 s).
+    const asked = rig.reconciler.want('R1', [{ set: 'display.power', value: true }]);
+    await rig.advance(30_000);
+    const [first] = await asked;
     expect(first).toMatchObject({ reason: 'device display is offline' });
 
     // Only its availability: the device's one state report is the answer to the command.
@@ -432,5 +438,23 @@ describe('Safety interlocks over MQTT, asked before every attempt', () => {
     await rig.settle();
     expect(rig.reconciler.desired('R1')).toEqual([{ point: 'display.power', value: true, state: 'converged' }]);
     expect(display.commands, 'one command for one wanted value').toEqual([{ power: true, cmd_id: expect.any(String) }]);
+  });
+
+  it('the start-up race: a write to a device that has not answered yet waits for it and comes back confirmed once it does (within the offline wait), not "offline"', async () => {
+    const rig = await startRig(ONE_ROOM);
+    const display = await rig.peer('t/R1/display', { commands: true });
+    display.echo = (cmd) => (typeof cmd.power === 'boolean' ? { power: cmd.power ? 'ON' : 'OFF' } : undefined);
+    let answer: unknown;
+    const asked = rig.reconciler.want('R1', [{ set: 'display.power', value: true }]).then(([o]) => (answer = o));
+    await rig.advance(5_000);
+    expect(answer).toBeUndefined();
+    expect(display.commands).toEqual([]);
+    // Five seconds in, the device answers its first poll: the wanted value goes out and is proven.
+    display.availability('online');
+    display.state({ power: 'OFF', input: 'hdmi1' });
+    await rig.settle();
+    await asked;
+    expect(answer).toMatchObject({ point: 'display.power', confirmed: true, sent: true });
+    expect(display.commands).toEqual([{ power: true, cmd_id: expect.any(String) }]);
   });
 });

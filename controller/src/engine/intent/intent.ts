@@ -36,7 +36,7 @@ export interface RoomIntent {
 export interface IntentInput {
   room: Room;
   /** The meeting in session, else the room's next one (undefined: none ahead). */
-  meeting?: Pick<Meeting, 'id' | 'start' | 'end' | 'level' | 'status'>;
+  meeting?: Pick<Meeting, 'id' | 'start' | 'end' | 'level' | 'status'> & { attendees?: number };
   /** Step names of that meeting already carried out (the schedule keeps them). */
   done: ReadonlySet<string>;
   now: number;
@@ -69,7 +69,8 @@ export function roomIntent(input: IntentInput): RoomIntent {
   if (hvacOn) desired.push(...hvacWrites(room, input.band, input.season));
   if (phase === 'av_prep' || phase === 'ready' || phase === 'in_session') {
     desired.push(...[...displays(room), ...freshAir(room)].map((p) => ({ set: p, value: true })));
-    desired.push(...freshAirSpeeds(room).map((p) => ({ set: p, value: 'medium' })));
+    const crowded = (m.attendees ?? 0) >= 0.5 * room.capacity;
+    desired.push(...freshAirSpeeds(room).map((p) => ({ set: p, value: crowded ? 'high' : 'medium' })));
     desired.push(...doorLocks(room).map((p) => ({ set: p, value: false })));
     desired.push(...masterMutes(room).map((p) => ({ set: p, value: false })));
     for (const mic of mics(room)) if (mic.mute) desired.push({ set: mic.mute, value: false });

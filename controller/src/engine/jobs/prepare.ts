@@ -61,7 +61,10 @@ export const avOn: JobHandler = async (d, _step, meeting, room) => {
   if (watch.phase(room.id) !== 'in_session') watch.setPhase(room.id, 'preparing', meeting.id);
   const ctx = writeCtx(d, meeting);
   const on = [...displays(room), ...freshAir(room)].map((p) => ({ set: p, value: true as boolean | string }));
-  const speed = freshAirSpeeds(room).map((p) => ({ set: p, value: 'medium' as boolean | string }));
+  // P16: a room booked half full or more is aired at high from the start: a full room at the design rate
+  // only just holds CO2 under the limit, so it must not begin the meeting already behind.
+  const crowded = (meeting.attendees ?? 0) >= 0.5 * room.capacity;
+  const speed = freshAirSpeeds(room).map((p) => ({ set: p, value: (crowded ? 'high' : 'medium') as boolean | string }));
   const unlock = doorLocks(room).map((p) => ({ set: p, value: false as boolean | string }));
   const [, since] = await Promise.all([actions.write(room, [...on, ...speed, ...unlock], ctx), actions.startMicTest(room, ctx)]);
   await actions.waitForMicLevels(room, since);

@@ -9,6 +9,7 @@ import { seasonAt } from '../../model/season.ts';
 import type { AlertBook } from '../alerts/alert-book.ts';
 import { passReason } from '../alerts/alert-book.ts';
 import { roomIntent } from '../intent/intent.ts';
+import { deviceOnline } from '../intent/room-points.ts';
 import { comfortBand } from '../../model/season.ts';
 import type { Schedule } from '../timeline/schedule.ts';
 import { runChecks, STEP_CHECKS, type CheckName, type StateReader } from './checks.ts';
@@ -143,8 +144,13 @@ export class ReadinessWatch {
     const minutesToStart = m ? (m.start - now) / MIN : undefined;
     const inReadyWindow = m !== undefined && now >= m.start - room.policy.lead_minutes.ready * MIN && now < m.start;
     let changed = false;
-    // One alert per fault: what an offline device leaves unverifiable is its devices_online alert, not more.
-    const deviceDown = outcomes.some((o) => o.check === 'devices_online' && o.status === 'fail');
+    // One alert per fault: what an offline device leaves unverifiable is its devices_online alert, not more —
+    // but a reading of a device that IS online going unverifiable (a sensor sending garbage) is a fault of its own.
+    const down = new Set(room.devices.filter((d) => !deviceOnline(state, room, d.name)).map((d) => d.name));
+    const onlyDownDevices = (o: CheckOutcome) => {
+      const items = Array.isArray(o.observed) ? o.observed : [o.observed];
+      return items.length > 0 && items.every((x) => typeof x === 'string' && down.has(x.split(/[.:]/)[0]!));
+    };
     for (const o of outcomes) {
       const k = `${roomId}\u0000${o.check}`;
       if (this.lastStatus.get(k) !== o.status) {
@@ -164,7 +170,7 @@ export class ReadinessWatch {
         if (o.check === 'devices_online' && now - this.startedAt < (this.o.startupGraceMs ?? MIN)) continue;
         alerts.raise({ room: roomId, check: o.check, meetingId: m?.id, observed: o.observed, expected: o.expected, minutesToStart, message: this.failMessage(room, o, m, now) });
       } else {
-        if (deviceDown) continue;
+        if (onlyDownDevices(o)) continue;
         const since = this.unknownSince.get(k) ?? now;
         this.unknownSince.set(k, since);
         if (now - since < (this.o.unknownGraceMs ?? 90_000)) continue;

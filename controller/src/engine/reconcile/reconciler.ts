@@ -40,6 +40,8 @@ export interface ReconcilerOptions {
   /** First wait after a failed round; doubles up to retryMaxMs. */
   retryMinMs?: number;
   retryMaxMs?: number;
+  /** How long want() waits for a device that is offline before answering "offline". Default 30 s. */
+  offlineWaitMs?: number;
 }
 
 type DesireState = 'pending' | 'converged' | 'offline' | 'refused' | 'failed';
@@ -61,10 +63,13 @@ interface Desire {
   last?: WriteOutcome;
   /** The value the device confirmed (after clamping to the profile's safe limits). */
   held?: PointValue;
+  /** Waiters of a point whose device is away hear "offline" when this runs out. */
+  offlineWait?: TimerHandle;
 }
 
 const DEFAULT_RETRY_MIN_MS = 30_000;
 const DEFAULT_RETRY_MAX_MS = 5 * 60_000;
+const DEFAULT_OFFLINE_WAIT_MS = 30_000;
 const NUMBER_TOLERANCE = 0.051;
 /** After a device comes back, this long counts as "it rebooted": whatever differs is re-applied. */
 const REBOOT_WINDOW_MS = 3 * 60_000;
@@ -160,11 +165,17 @@ export class Reconciler {
     d.retry = undefined;
     const room = this.rooms.get(d.room)!;
     if (!deviceOnline(this.o.state, room, d.device)) {
-      // Nothing is sent to a device that is not there; deviceBack() drives it again.
+      // Nothing is sent to a device that is not there; deviceBack() drives it again. Whoever
+      // waits for this point hears back when it answers — a device not polled yet at start-up
+      // is seconds away — or, if it stays away, after offlineWaitMs with "offline".
       if (d.state !== 'offline') this.stats.deferredOffline++;
       d.state = 'offline';
       d.last = this.outcome(d, { reason: `device ${d.device} is offline` });
-      this.settle(d, d.last);
+      if (d.waiters.length > 0 && !d.offlineWait)
+        d.offlineWait = this.o.clock.setTimeout(() => {
+          d.offlineWait = undefined;
+          if (d.state === 'offline') this.settle(d, d.last!);
+        }, this.o.offlineWaitMs ?? DEFAULT_OFFLINE_WAIT_MS);
       return;
     }
     d.driving = true;
@@ -295,6 +306,8 @@ export class Reconciler {
   }
 
   private settle(d: Desire, out: WriteOutcome): void {
+    if (d.offlineWait) this.o.clock.clearTimeout(d.offlineWait);
+    d.offlineWait = undefined;
     const waiters = d.waiters;
     d.waiters = [];
     for (const w of waiters) w(out);
