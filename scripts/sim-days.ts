@@ -143,8 +143,10 @@ function checkFaults(r: SimRunReport, plan: { room: string; kind: string; at: st
       problems.push(`${f.kind} in ${f.room} at ${f.at}: no ${want.join('/')} alert before ${next.id} at ${next.start}`);
       continue;
     }
+    // While the fault lasts and the meeting it threatens is not over, its alert must not clear. (After that a
+    // room condition can be true again without the device being mended — a room that cools once HVAC is off.)
     const lasts = kind !== 'device_reboot' && !f.clear_at;
-    const clearedEarly = alerts.find((a) => a.id === hit.id && a.state === 'cleared' && a.at > hit.at && lasts);
+    const clearedEarly = alerts.find((a) => a.id === hit.id && a.state === 'cleared' && a.at > hit.at && a.at < next.end && lasts);
     if (clearedEarly) problems.push(`${f.kind} in ${f.room}: ${hit.id} cleared at ${clearedEarly.at} (${clearedEarly.reason ?? 'no reason'}) while the fault is still there`);
   }
   for (const a of alerts) if (a.state === 'cleared' && !a.reason) problems.push(`${a.id} cleared at ${a.at} without a reason`);
