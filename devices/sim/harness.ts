@@ -94,9 +94,10 @@ export interface SimCounters {
  * that holds a small write back (Nagle); counts cannot.
  *
  * Create it once the controller has subscribed (it then received each retained
- * topic once) and before the clock moves. A last will published by the broker
- * (fault device_offline) is not the simulator's publish; the count then errs on
- * the side of "nothing pending" and the quiet turns still apply.
+ * topic once) and before the clock moves. A last will the broker publishes for a
+ * device cut off on purpose (device_offline, device_reboot) is counted by the
+ * simulator as that device's publish, so the count stays exact (an uncounted will
+ * let a real reading slip into the next timer batch: runs with one seed differed).
  */
 export function deliveryWatch(sim: SimCounters, mqtt?: MqttCounters, modbus?: ModbusCounters): QuietSource {
   const baseline = sim.stats.published - sim.stats.retainedTopics;

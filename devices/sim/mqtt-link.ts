@@ -163,6 +163,13 @@ export class MqttDeviceLink {
       this.client = undefined;
       await client.endAsync(true).catch(() => {});
       this.dropInFlight();
+      // The broker now publishes this device's last will on its behalf: counted as the device's own
+      // publish (delivered, never acknowledged to us), so a settle's delivery count stays exact.
+      const availability = this.model.device.mqtt?.availability;
+      if (availability) {
+        this.opts.stats.notePublished(availability.topic);
+        this.opts.stats.publishSettled++;
+      }
     } else if (!offline && !this.client) {
       for (const t of this.states.values()) t.last = undefined;
       await this.start(now);
