@@ -1,6 +1,7 @@
 /**
- * npm run bench:schedule [-- --rooms N --meetings M --days D --play P --skip-demo | --demo-only]
- * (defaults 10000 rooms, 100000 meetings over 30 days, the first 3 played in full)
+ * npm run bench:schedule [-- --rooms N --meetings M --days D --play P --skip-demo | --demo-only] [--day YYYY-MM-DD ...]
+ * (defaults 10000 rooms, 100000 meetings over 30 days, the first 3 played in full;
+ * --demo-only: only part 2; --day: the days of part 2, repeatable)
  *
  * Part 1 — scale. N rooms and M meetings over a month, on a stepped virtual clock:
  *   - booking the month (Schedule.batch: one validation per booking, one index insert);
@@ -11,10 +12,11 @@
  *     timeline's DueQueue) vs a naive tick that scans every step of every meeting, both
  *     at the same instants (a tick every 5 virtual minutes), in this run. Ratio = naive /
  *     heap. Also the whole Timeline's cost per tick over the month.
- * Part 2 — optimal start (P5) on the demo day (config/demo.yaml with the simulator over
- * real sockets): the learner trained by the day before, then the day played with
- * optimal start and with fixed 60- and 120-minute pre-starts: meetings in band at T-15
- * and HVAC minutes of each (see lib/optimal-day.ts).
+ * Part 2 — optimal start (P5) on a summer demo day (config/demo.yaml simulation.day) and a
+ * winter one (a January working day), the demo building with the simulator over real
+ * sockets: the learner trained by the day before, then the day played with optimal start
+ * and with fixed 60- and 120-minute pre-starts: meetings in band at T-15 and HVAC
+ * room-minutes of each, and the goal as ratios with met/missed (see lib/optimal-day.ts).
  */
 import { EventBus } from '../controller/src/model/bus.ts';
 import { RoomStateStore } from '../controller/src/model/room-state.ts';
@@ -48,9 +50,11 @@ const cpuMs = () => {
 const rssMb = () => process.resourceUsage().maxRSS / 1024;
 const turn = () => new Promise<void>((r) => setImmediate(r));
 
+const demoDays = process.argv.flatMap((a, i) => (a === '--day' && process.argv[i + 1] ? [process.argv[i + 1]!] : []));
+for (const d of demoDays) if (!/^\d{4}-\d{2}-\d{2}$/.test(d)) throw new Error(`--day must be YYYY-MM-DD, got ${d}`);
 const monthStart = zonedEpoch(2025, 9, 1, 0, 0, BENCH_TZ); // a Monday
 if (process.argv.includes('--demo-only')) {
-  await optimalVsFixed();
+  await optimalVsFixed({ days: demoDays });
   process.exit(0);
 }
 console.log(`bench:schedule — ${fmt(ROOMS)} rooms, ${fmt(MEETINGS)} meetings over ${DAYS} days (${PLAY} played in full)`);
@@ -160,4 +164,4 @@ console.log(`    naive scan of every step:   ${fmt(naivePerTick * 1000, 1)} µs/
 console.log(`    ratio naive / heap = ${fmt(naivePerTick / heapPerTick, 0)}×`);
 console.log(`  the whole Timeline over the month (planning, placeholders, done-bookkeeping, no-op steps): ${fmt((timelineCpu / timelineTicks) * 1000, 1)} µs/tick over ${fmt(timelineTicks)} ticks`);
 
-if (!process.argv.includes('--skip-demo')) await optimalVsFixed();
+if (!process.argv.includes('--skip-demo')) await optimalVsFixed({ days: demoDays });
