@@ -91,7 +91,7 @@ export class Engine {
   readonly name = 'readiness engine';
   readonly alerts: AlertBook;
   readonly readiness: ReadinessBook;
-  readonly learner = new ThermalLearner();
+  readonly learner: ThermalLearner;
   readonly ledger = new HvacLedger();
   readonly timeline: Timeline;
   readonly routines: Routines;
@@ -119,6 +119,8 @@ export class Engine {
     this.log = (options.logger ?? silentLogger).child({ part: 'engine' });
     this.settings = { ...DEFAULT_SETTINGS, ...options.settings };
     this.rooms = new Map(site.rooms.map((r) => [r.id, r]));
+    // P5: learned per season of the site's own calendar (site.seasons), not the machine's default months.
+    this.learner = new ThermalLearner({ seasonOf: (ts) => seasonAt(site.config.site, ts) });
     this.waits = new Waits(clock);
     this.thermal = new ThermalFile(this.learner, dataDir ? join(dataDir, 'thermal.json') : '', clock, this.log);
     this.alerts = new AlertBook(bus, clock, { file: dataDir && join(dataDir, 'alerts.json'), logger: this.log });
