@@ -11,7 +11,7 @@ import { VirtualClock } from '../src/model/virtual-clock.ts';
  * Expected values here are worked out by hand from the model in optimal-start.ts: the unit's
  * pull (°C/min) as a step curve of the distance from its setpoint, less the free drift
  * working against it; a pull-down takes Σ (°C of each step) / (pull − drift) minutes;
- * the decision aims 0.3 °C inside the band edge, lead 5 min + 5 % of the pull-down; cold start: 30 min + 30 min per °C to close, at most 120.
+ * the decision aims 0.3 °C inside the band edge, lead 5 min + 5 % of the pull-down; cold start: 30 min + 30 min per °C to close, at most 180 (the whole evaluation window).
  * The rooms are test data, not a mocked peer: readings as a sensor would send them, at
  * rates of a quarter or an eighth of a degree a minute so that every sample is exact.
  */
@@ -49,7 +49,10 @@ describe('optimal start: the learner', () => {
     expect(learner.fit('R1', 'heat', 20, 18.4, JAN_13)).toBeUndefined();
     expect(learner.fit('R1', 'cool', 23, 23.6, JAN_13)).toBeUndefined();
     expect(learner.fit('R1', 'heat', 23, 22.4, JULY_8)).toBeUndefined();
-    expect(learner.minutesToReach('R1', 14, 18.4, { at: JAN_13, setpoint: 20 })).toEqual({ minutes: 120, learned: false });
+    // Not learned: 30 + 30 · 4.4 = 162 min.
+    const cold = learner.minutesToReach('R1', 14, 18.4, { at: JAN_13, setpoint: 20 });
+    expect(cold.learned).toBe(false);
+    expect(cold.minutes).toBeCloseTo(162, 9);
     januaryRun(learner);
     expect(learner.fit('R1', 'heat', 20, 18.4, JAN_13)).toMatchObject({ steps: [{ from: 1.625, pull: 0.25 }], samples: 9, season: 'winter' });
     // 14 → 18.4 °C: 4.4 / 0.25 = 17.6 min. The summer curve is unchanged, and another room knows nothing.
@@ -165,9 +168,9 @@ describe('optimal start: the decision', () => {
     expect(decideHvacStart(learner, { room: 'R1', now: readyAt - 30 * MIN, readyAt, temperature: 27, band: SUMMER })).toMatchObject({ action: 'wait', at: readyAt - 24.5 * MIN, startAt: readyAt - 19 * MIN });
     const start = decideHvacStart(learner, { room: 'R1', now: readyAt - 19 * MIN, readyAt, temperature: 27, band: SUMMER });
     expect(start).toMatchObject({ action: 'start', at: readyAt - 19 * MIN, startAt: readyAt - 19 * MIN, direction: 'cool', learned: true });
-    // The same room in winter has not been learned: the cold-start lead (14 → 18.3 °C: 30 + 129 → 120 min).
+    // The same room in winter has not been learned: the cold-start lead (14 → 18.3 °C: 30 + 30 · 4.3 = 159 min).
     const winter = decideHvacStart(learner, { room: 'R1', now: JAN_13 - 180 * MIN, readyAt: JAN_13, temperature: 14, band: WINTER });
-    expect(winter).toMatchObject({ direction: 'heat', learned: false, minutesNeeded: 120, startAt: JAN_13 - 120 * MIN, setpoint: 20 });
+    expect(winter).toMatchObject({ direction: 'heat', learned: false, minutesNeeded: 159, startAt: JAN_13 - 159 * MIN, setpoint: 20 });
   });
 
   it('P5: relates the mean temperature it is given to the sensor the learner sees (the first unit)', () => {
@@ -204,15 +207,15 @@ describe('optimal start: the decision', () => {
     expect(d).toMatchObject({ action: 'wait', startAt: now + 6 * MIN, direction: 'hold' });
   });
 
-  it('P5: until a room is learned it uses a generous cold-start lead: 30 min + 30 min per °C, at most 120', () => {
+  it('P5: until a room is learned it uses a generous cold-start lead: 30 min + 30 min per °C, at most 180', () => {
     const fresh = new ThermalLearner({ seasonOf });
     const now = readyAt - 180 * MIN;
-    // 27 → 23.7 °C: 30 + 30·3.3 = 129 → 120 min. 24.5 → 23.7 °C: 30 + 30·0.8 = 54 min.
-    expect(decideHvacStart(fresh, { room: 'R1', now, readyAt, temperature: 27, band: SUMMER })).toMatchObject({ action: 'wait', startAt: readyAt - 120 * MIN, minutesNeeded: 120, learned: false });
+    // 27 → 23.7 °C: 30 + 30·3.3 = 129 min. 24.5 → 23.7 °C: 30 + 30·0.8 = 54 min.
+    expect(decideHvacStart(fresh, { room: 'R1', now, readyAt, temperature: 27, band: SUMMER })).toMatchObject({ action: 'wait', startAt: readyAt - 129 * MIN, minutesNeeded: 129, learned: false });
     expect(decideHvacStart(fresh, { room: 'R1', now, readyAt, temperature: 24.5, band: SUMMER })).toMatchObject({ action: 'wait', startAt: readyAt - 54 * MIN, minutesNeeded: 54, learned: false });
     // Too few samples (a 6-minute run: 2) is still the cold start.
     run(fresh, 'R1', JULY_1, 23, (m) => 27 - 0.25 * m, 6, 'cool');
-    expect(decideHvacStart(fresh, { room: 'R1', now, readyAt, temperature: 27, band: SUMMER })).toMatchObject({ learned: false, minutesNeeded: 120 });
+    expect(decideHvacStart(fresh, { room: 'R1', now, readyAt, temperature: 27, band: SUMMER })).toMatchObject({ learned: false, minutesNeeded: 129 });
   });
 
   it('P5: a room already in band waits until the readiness check; starting a room has it learn that run', () => {
@@ -238,7 +241,11 @@ describe('optimal start: the decision', () => {
     expect(decideHvacStart(learner, { room: 'R1', now: now + 12 * MIN, readyAt, temperature: undefined, band: SUMMER })).toMatchObject({ action: 'wait', at: now + 13 * MIN });
     const early = readyAt - 180 * MIN;
     expect(decideHvacStart(learner, { room: 'R2', now: early, readyAt, temperature: undefined, band: SUMMER })).toMatchObject({ action: 'wait', at: early + MIN });
-    expect(decideHvacStart(learner, { room: 'R2', now: early + 10 * MIN, readyAt, temperature: undefined, band: SUMMER })).toMatchObject({ action: 'wait', at: early + 25 * MIN, startAt: readyAt - 120 * MIN });
+    // The cold-start lead is the whole window (180 min): after the grace it starts at once.
+    expect(decideHvacStart(learner, { room: 'R2', now: early + 10 * MIN, readyAt, temperature: undefined, band: SUMMER })).toMatchObject({ action: 'start', at: early + 10 * MIN, startAt: readyAt - 180 * MIN });
+    // Opened later (a meeting booked 2 h ahead), it waits out the grace, then starts too.
+    const late = readyAt - 120 * MIN;
+    expect(decideHvacStart(learner, { room: 'R3', now: late, readyAt, temperature: undefined, band: SUMMER })).toMatchObject({ action: 'wait', at: late + MIN });
   });
 });
 

@@ -34,7 +34,9 @@ export const MAX_PRECONDITION_MINUTES = 180;
 /** Until learned: this many minutes, plus COLD_START_MINUTES_PER_C per °C to close, at most COLD_START_MAX_MINUTES. */
 export const COLD_START_BASE_MINUTES = 30;
 export const COLD_START_MINUTES_PER_C = 30;
-export const COLD_START_MAX_MINUTES = 120;
+// As long as the evaluation window: a room far from its band (a hall after a winter night with its
+// fan-coils off) may need all of it, and until learned nothing says it needs less.
+export const COLD_START_MAX_MINUTES = MAX_PRECONDITION_MINUTES;
 /** Learned: aim to be in band this long before the readiness check, plus LEAD_FRACTION of the predicted pull-down. */
 export const LEAD_MINUTES = 5;
 export const LEAD_FRACTION = 0.05;
