@@ -133,7 +133,10 @@ export function roomParams(capacity: number, overrides: SimRoomConfig = {}, rng?
     windowM3h: 300,
     solarPeakW: areaM2 * 25 * solarFactor,
     coolingW: (overrides.cooling_kw ?? (areaM2 * (large ? 100 : 120)) / 1000) * 1000,
-    freshAirM3h: overrides.fresh_air_m3h ?? capacity * 30,
+    // Sized, as a designer would, to hold P16's 1000 ppm with every seat taken: a person breathes
+    // out 18.7 L/h of CO2, so 1000 − 420 ppm needs 32 m³/h a seat; 36 leaves ~10 % margin
+    // (30 held a full 8-seat huddle at ~990 ppm, a fault-free room failing co2_below_max).
+    freshAirM3h: overrides.fresh_air_m3h ?? capacity * 36,
   };
 }
 
