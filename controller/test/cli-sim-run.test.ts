@@ -72,7 +72,9 @@ describe('roomctl sim run', () => {
     const run = await roomctl(['sim', 'run', '--config', 'site.yaml', '--faults', 'faults.yaml', '--json']);
     expect(run.code, run.stderr).toBe(0);
     const report = JSON.parse(run.stdout);
-    expect(report).toMatchObject({ site: 'run', day: '2025-07-16', seed: 5 });
+    // Played from early enough for the 09:00 meeting's whole pre-conditioning window (P5: 180 min
+    // before T-15, less 5 min for the first polls), as a controller running overnight would have it.
+    expect(report).toMatchObject({ site: 'run', day: '2025-07-16', start: '05:40', seed: 5 });
     expect(report.faults).toEqual([{ room: 'R2', kind: 'display_no_power', clear: false, at: '08:00:00' }]);
     const byId = Object.fromEntries(report.meetings.map((m: { id: string }) => [m.id, m]));
     expect(byId['ok-meeting'].verdict).toMatchObject({ readyAtReadyCheck: true, readyAtStart: true, noShow: false, minutesLate: 0 });
@@ -104,5 +106,8 @@ describe('roomctl sim run', () => {
     expect(second.code).toBe(1);
     expect(second.stderr).toMatch(/faults\[0\]\.room: no room "R9"/);
     expect(second.stderr).toMatch(/faults\[0\]\.kind: unknown fault "broken_toaster"/);
+    const badStart = await roomctl(['sim', 'run', '--config', 'site.yaml', '--start', '7:30']);
+    expect(badStart.code).toBe(2);
+    expect(badStart.stderr).toContain('--start: expected HH:MM, got "7:30"');
   });
 });

@@ -63,10 +63,11 @@ sim
   .description('play one simulated day of the config on virtual time, as fast as the machine allows; report verdicts, failing checks, alerts, HVAC minutes')
   .requiredOption('-c, --config <file>', 'site configuration with a simulation: section')
   .option('--day <YYYY-MM-DD>', 'the day to play (default: simulation.day)')
+  .option('--start <HH:MM>', 'local time the day starts (default: simulation.start, or earlier so the first meeting gets its whole pre-conditioning window, as with a controller running overnight)')
   .option('--seed <n>', 'simulator seed (default: simulation.seed)', positiveInt)
   .option('--faults <file>', 'YAML/JSON list of {room, kind, at: HH:MM, clear_at?: HH:MM}')
   .option('--json', 'print the report as JSON')
-  .action(async (opts: { config: string; day?: string; seed?: number; faults?: string; json?: boolean }) => {
+  .action(async (opts: { config: string; day?: string; start?: string; seed?: number; faults?: string; json?: boolean }) => {
     const { simRunCommand } = await import('./sim-run.ts');
     process.exitCode = await simRunCommand(opts);
   });

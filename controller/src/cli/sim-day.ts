@@ -9,6 +9,7 @@ import type { ResolvedDevice } from '../model/devices.ts';
 import type { Clock } from '../model/clock.ts';
 import type { Schedule } from '../engine/timeline/schedule.ts';
 import { VirtualClock } from '../model/virtual-clock.ts';
+import { MAX_PRECONDITION_MINUTES } from '../engine/hvac/optimal-start.ts';
 import { RoomctlService } from '../service.ts';
 import { SimulatedBuilding } from '../../../devices/sim/building.ts';
 import { deliveryWatch, freePort, quietSettle } from '../../../devices/sim/harness.ts';
@@ -39,8 +40,11 @@ export interface SimDayOptions {
   site: Site;
   /** The simulated day (YYYY-MM-DD); default simulation.day. */
   day?: string;
-  /** Local time the day starts; default simulation.start. */
-  start?: string;
+  /**
+   * Local time the day starts; default simulation.start. `overnight`: no later than the
+   * first meeting's pre-conditioning window (overnightStart), as `roomctl sim run` plays.
+   */
+  start?: string | 'overnight';
   seed?: number;
   faults?: FaultPlan[];
   /** Default: a temporary directory, removed by close(). */
@@ -206,6 +210,25 @@ export function bookDay(schedule: Schedule, meetings: readonly SimMeeting[], clo
 const SIM_TIMEOUT_MS = 250;
 
 /**
+ * A real controller runs through the night, so the first meeting of a day gets the whole
+ * pre-conditioning window (P5: optimal start looks up to MAX_PRECONDITION_MINUTES before the
+ * readiness check; a hall after a January night with its fan-coils off needs most of it). A
+ * simulated day that began at simulation.start (07:30) would deny it that and fail a room
+ * production would have had ready. So a played day starts no later than that window of its
+ * first meeting, less 5 minutes for the first polls: a 09:00 meeting with T-15 → 05:40.
+ */
+export function overnightStart(site: Site): string {
+  const simulation = simulationOf(site);
+  const configured = hhmmMinutes(simulation.start);
+  const lead = (room: string) => site.rooms.find((r) => r.id === room)?.policy.lead_minutes.ready ?? 15;
+  const windows = simulation.meetings.filter((m) => m.booked_at === undefined).map((m) => hhmmMinutes(m.start) - lead(m.room) - MAX_PRECONDITION_MINUTES - 5);
+  const start = Math.max(0, Math.min(configured, ...windows));
+  return `${String(Math.floor(start / 60)).padStart(2, '0')}:${String(start % 60).padStart(2, '0')}`;
+}
+
+const hhmmMinutes = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
+
+/**
  * The site as a simulated day plays it: the embedded broker on a free port, every
  * Modbus gateway on a free loopback port (simulator and adapters agree, and two runs
  * never collide), the simulated day and start time set.
@@ -214,7 +237,8 @@ async function playableSite(options: SimDayOptions): Promise<Site> {
   const { site } = options;
   const simulation = { ...simulationOf(site) };
   if (options.day) simulation.day = options.day;
-  if (options.start) simulation.start = options.start;
+  if (options.start === 'overnight') simulation.start = overnightStart({ ...site, config: { ...site.config, simulation } });
+  else if (options.start) simulation.start = options.start;
   if (!simulation.day) simulation.day = new Intl.DateTimeFormat('en-CA', { timeZone: site.config.site.timezone }).format(Date.now());
   const ports = new Map<string, number>();
   const rooms = [];

@@ -17,6 +17,8 @@ import type { AlertLine, MeetingLine } from './day-recorder.ts';
 export interface SimRunOptions {
   config: string;
   day?: string;
+  /** HH:MM; default SimDay's 'overnight' start. */
+  start?: string;
   seed?: number;
   faults?: string;
   json?: boolean;
@@ -29,6 +31,8 @@ const faultsSchema = z.array(z.strictObject({ room: z.string().min(1), kind: z.s
 export interface SimRunReport {
   site: string;
   day: string;
+  /** Local HH:MM the day was played from (the building and the controller both). */
+  start: string;
   seed: number;
   faults: { room: string; kind: string; clear: boolean; at: string; error?: string }[];
   meetings: MeetingLine[];
@@ -73,7 +77,11 @@ export async function simRunCommand(opts: SimRunOptions): Promise<number> {
     return 2;
   }
   const logger = createLogger(process.env.ROOMCTL_LOG_LEVEL ?? 'warn');
-  const report = await playDay(load.site, { day: opts.day, seed: opts.seed, faults, logger });
+  if (opts.start !== undefined && !/^([01]\d|2[0-3]):[0-5]\d$/.test(opts.start)) {
+    console.error(`--start: expected HH:MM, got "${opts.start}"`);
+    return 2;
+  }
+  const report = await playDay(load.site, { day: opts.day, start: opts.start, seed: opts.seed, faults, logger });
   out.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : readable(report));
   return 0;
 }
@@ -85,10 +93,10 @@ export async function simRunCommand(opts: SimRunOptions): Promise<number> {
  */
 export async function playDay(
   site: Site,
-  options: { day?: string; seed?: number; faults?: FaultPlan[]; logger?: ReturnType<typeof createLogger>; pollMs?: number; engine?: Parameters<typeof SimDay.open>[0]['engine']; startTogether?: boolean },
+  options: { day?: string; start?: string; seed?: number; faults?: FaultPlan[]; logger?: ReturnType<typeof createLogger>; pollMs?: number; engine?: Parameters<typeof SimDay.open>[0]['engine']; startTogether?: boolean },
 ): Promise<SimRunReport> {
   const realStart = performance.now();
-  const day = await SimDay.open({ site, day: options.day, seed: options.seed, faults: options.faults, logger: options.logger, pollMs: options.pollMs, engine: options.engine, startTogether: options.startTogether ?? true });
+  const day = await SimDay.open({ site, day: options.day, start: options.start ?? 'overnight', seed: options.seed, faults: options.faults, logger: options.logger, pollMs: options.pollMs, engine: options.engine, startTogether: options.startTogether ?? true });
   const virtualStart = day.clock.now();
   try {
     await day.advanceTo(day.endOfDay());
@@ -117,6 +125,7 @@ export function report(day: SimDay, virtualStart: number, realStart: number, see
   return {
     site: day.site.config.site.id,
     day: sim.day!,
+    start: sim.start,
     seed: seed ?? sim.seed,
     faults: r.faults,
     meetings,
@@ -161,7 +170,7 @@ export function readFaults(file: string, site: Site): { faults: FaultPlan[]; err
 }
 
 function readable(r: SimRunReport): string {
-  const lines = [`${r.site} · ${r.day} · seed ${r.seed}`];
+  const lines = [`${r.site} · ${r.day} from ${r.start} · seed ${r.seed}`];
   for (const m of r.meetings) {
     const v = m.verdict;
     const state = !v ? 'no verdict' : v.noShow ? 'no-show' : `T-15 ${v.readyAtReadyCheck ? 'ready' : 'NOT ready'}, start ${v.readyAtStart ? 'ready' : 'NOT ready'}${v.minutesLate > 0 ? `, booked ${v.minutesLate} min late` : ''}`;
