@@ -162,7 +162,7 @@ points:
   f32_big: { type: number, writable: true, stale_after_s: 30, modbus: { table: holding, address: 12, type: float32, word_order: big } }
   scaled: { type: number, writable: true, min: -40, max: 100, safe: { min: -10, max: 50 }, stale_after_s: 30, modbus: { table: holding, address: 14, scale: 0.5, offset: -40 } }
   state: { type: enum, values: [off, on, fault], writable: true, stale_after_s: 30, modbus: { table: holding, address: 15, enum: { "0": off, "1": on, "9": fault } } }
-  near: { type: number, stale_after_s: 30, modbus: { table: input, address: 0, type: int16 } }
+  temperature: { type: number, stale_after_s: 30, modbus: { table: input, address: 0, type: int16 } }
   far: { type: number, stale_after_s: 30, modbus: { table: input, address: 100 } }
   alarm: { type: boolean, stale_after_s: 30, modbus: { table: discrete, address: 3 } }
   relay: { type: boolean, writable: true, stale_after_s: 30, modbus: { table: coil, address: 5 } }
@@ -256,7 +256,7 @@ describe('Modbus adapter against modbus-serial ServerTCP', () => {
       'hvac.temperature': 21.5, 'hvac.setpoint': 22, 'hvac.mode': 'cool', 'hvac.fan_speed': 'medium', 'hvac.valve': 40, 'hvac.run_hours': 100000, 'hvac.power': true, 'hvac.fault': false,
       'fresh_air.power': true, 'fresh_air.speed': 'medium', 'fresh_air.co2': 650, 'fresh_air.supply_temperature': -5, 'fresh_air.airflow': 850.5, 'fresh_air.filter_alarm': true,
       'types.i16': -5, 'types.u16': 65000, 'types.i32_big': -70000, 'types.i32': -70000, 'types.u32': 4000000000, 'types.u32_big': 123456789,
-      'types.f32': 21.3, 'types.f32_big': -1234.5, 'types.scaled': 25, 'types.state': 'fault', 'types.near': -12, 'types.far': 777, 'types.alarm': true, 'types.relay': true,
+      'types.f32': 21.3, 'types.f32_big': -1234.5, 'types.scaled': 25, 'types.state': 'fault', 'types.temperature': -12, 'types.far': 777, 'types.alarm': true, 'types.relay': true,
     });
     expect(Object.keys(t.adapter.stats().links)).toEqual([`tcp:127.0.0.1:${t.gateway.port}`]);
     expect(t.gateway.connections).toBe(1);

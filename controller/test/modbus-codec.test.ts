@@ -1,14 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  decodeBlock,
-  decodePoint,
-  decodeRegisters,
-  encodePoint,
-  encodeRegisters,
-  planReads,
-  type RegisterType,
-  type WordOrder,
-} from '../src/adapters/modbus-codec.ts';
+import { decodePoint, decodeRegisters, encodePoint, encodeRegisters, type RegisterType, type WordOrder } from '../src/adapters/modbus-codec.ts';
+import { decodeBlock, planReads } from '../src/adapters/modbus-plan.ts';
 import { pointSchema } from '../src/config/profile-schema.ts';
 import { ErrorCode, isRoomctlError } from '../src/errors.ts';
 import type { ResolvedPoint } from '../src/model/devices.ts';
@@ -40,6 +32,9 @@ describe('register types and word orders', () => {
     int32: [-2147483648, -70000, -1, 0, 65536, 2147483647],
     uint32: [0, 1, 65535, 65536, 123456789, 4294967295],
     float32: [0, -1.5, 21.3, 1234.5, 3.4028234663852886e38, -1e-20],
+    int64: [-(2 ** 53) + 1, -70000, -1, 0, 2 ** 40 + 7, 2 ** 53 - 1],
+    uint64: [0, 1, 2 ** 32, 2 ** 53 - 1],
+    float64: [0, -1.5, 21.3, 1e300, -5e-324],
   };
 
   for (const [type, values] of Object.entries(samples) as [RegisterType, number[]][])
@@ -47,7 +42,7 @@ describe('register types and word orders', () => {
       it(`round-trips every sample ${type} value with ${order}-endian word order`, () => {
         for (const v of values) {
           const words = encodeRegisters(v, type, order);
-          expect(words.length).toBe(type.endsWith('16') ? 1 : 2);
+          expect(words.length).toBe(type.endsWith('16') ? 1 : type.endsWith('64') ? 4 : 2);
           for (const w of words) expect(w >= 0 && w <= 0xffff && Number.isInteger(w)).toBe(true);
           expect(decodeRegisters(words, type, order)).toBe(type === 'float32' ? Math.fround(v) : v);
         }

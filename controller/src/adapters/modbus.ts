@@ -1,35 +1,37 @@
 import { performance } from 'node:perf_hooks';
 import ModbusRTU from 'modbus-serial';
-import { ErrorCode, RoomctlError, isRoomctlError } from '../errors.ts';
+import { ErrorCode, RoomctlError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { DeviceAdapter } from '../model/adapter.ts';
 import type { EventBus } from '../model/bus.ts';
-import { every, type Clock } from '../model/clock.ts';
+import type { Clock } from '../model/clock.ts';
 import type { ModbusLink, ResolvedDevice, ResolvedPoint } from '../model/devices.ts';
 import type { PointValue } from '../model/points.ts';
 import type { PointSink } from '../model/room-state.ts';
-import { checkReading } from '../model/values.ts';
-import { decodeBlock, encodePoint, planReads, type ReadBlock, type ReadPlan } from './modbus-codec.ts';
+import { writeOp } from './modbus-codec.ts';
+import { DevicePoller, asRoomctl, type Job, type ModbusClient, type ModbusDeviceStats, type Priority, type RequestQueue } from './modbus-poller.ts';
+
+export type { ModbusDeviceStats } from './modbus-poller.ts';
 
 /**
  * Modbus TCP/RTU adapter: the only module that imports modbus-serial.
  *
  * One connection per link (gateway or host:port); devices behind it share it by
- * unit id. One request in flight per connection; writes jump the poll queue. Every
- * request has a real-time timeout (link.timeoutMs), after which the queue moves on;
- * a unit that stays silent is tried at a doubling interval (its poll period up to
- * 30 s), so one dead unit costs at most one timeout per 30 s and its neighbours keep
- * their poll period.
+ * unit id. One request in flight per connection; writes jump the poll queue, and
+ * reads of units in backoff wait until nothing else is queued. Every request has a
+ * real-time timeout (its device's timeout_ms), after which the queue moves on; an
+ * optional request_gap_ms paces the gateway. Polling, misses and backoff are
+ * modbus-poller.ts; what is read in which request is modbus-plan.ts.
  *
  * What a failure does to quality:
- * - timeout, no connection, gateway exceptions 0x0A/0x0B → the device is reported
- *   offline (its points go `offline`) and the rest of that poll is skipped;
+ * - timeout, gateway exceptions 0x0A/0x0B → a miss; after `offline_after` misses in a
+ *   row the device is reported offline (its points go `offline`); no connection at
+ *   all → offline at once;
  * - any other exception (illegal function/address/value, device failure, busy) or a
  *   malformed answer → the unit is alive but that block gave no data: counted as an
  *   error (sink.rejected, 'payload-rejected' on the bus) and the block's points are
- *   not refreshed, so they turn `stale` when their stale_after_s window runs out.
- *   Marking the whole device offline would be wrong (its other blocks still answer)
- *   and would make it flap on every poll.
+ *   not refreshed, so they turn `stale` when their stale_after_s window runs out. An
+ *   illegal address/value on a read that spans unused registers splits the read.
  */
 export interface ModbusAdapterOptions {
   /** Unused registers a read may span rather than split into two requests (default 10). */
@@ -47,17 +49,6 @@ export interface ModbusLinkStats {
   connected: boolean;
 }
 
-export interface ModbusDeviceStats {
-  polls: number;
-  errors: number;
-  timeouts: number;
-  exceptions: number;
-  /** Readings refused by checkReading() (out of range, unknown enum, garbage). */
-  rejected: number;
-  lastLatencyMs?: number;
-  lastError?: string;
-}
-
 export interface ModbusAdapterStats {
   /** By link key, e.g. `tcp:10.0.3.20:502`. */
   links: Record<string, ModbusLinkStats>;
@@ -66,20 +57,10 @@ export interface ModbusAdapterStats {
 }
 
 type Client = ModbusRTU;
-type Callback = (err: unknown, result: unknown) => void;
-interface Job {
-  unit: number;
-  what: string;
-  send: (client: Client, cb: Callback) => void;
-  resolve: (r: { result: unknown; rttMs: number }) => void;
-  reject: (err: RoomctlError) => void;
-}
+type QueuedJob = Job & { resolve: (r: { result: unknown; rttMs: number }) => void; reject: (err: RoomctlError) => void };
 
-/** An unreachable unit is tried again after its poll period, doubling per miss up to this. */
-const MAX_BACKOFF_MS = 30_000;
 /** After this many timeouts in a row with no answer from any unit, the connection is presumed half-open and rebuilt. */
 const RECYCLE_AFTER_TIMEOUTS = 3;
-const GATEWAY_EXCEPTIONS = new Set([0x0a, 0x0b]);
 const EXCEPTION_NAMES: Record<number, string> = {
   1: 'illegal function', 2: 'illegal data address', 3: 'illegal data value', 4: 'device failure', 5: 'acknowledge', 6: 'device busy',
   8: 'memory parity error', 10: 'gateway path unavailable', 11: 'gateway target failed to respond',
@@ -89,12 +70,17 @@ const notConnected = (why: string) => new RoomctlError(ErrorCode.ModbusNotConnec
 const unref = (t: NodeJS.Timeout) => (t.unref(), t);
 
 /** One connection: a queue, a client that is recreated on every reconnect, and its counters. */
-class LinkConnection {
+class LinkConnection implements RequestQueue {
   readonly stats: ModbusLinkStats = { requests: 0, timeouts: 0, exceptions: 0, reconnects: 0, connected: false };
   private client?: Client;
   private state: 'idle' | 'connecting' | 'open' | 'waiting' | 'stopped' = 'idle';
-  private writes: Job[] = [];
-  private reads: Job[] = [];
+  private writes: QueuedJob[] = [];
+  private reads: QueuedJob[] = [];
+  /** Reads of units in backoff: sent only when nothing else waits, so a dead unit's timeout falls in idle time. */
+  private probes: QueuedJob[] = [];
+  /** Per-gateway pacing: no request before this (performance.now()). */
+  private nextSendAt = 0;
+  private paceTimer?: NodeJS.Timeout;
   /** Settles the request on the wire, if any (one at a time per connection). */
   private abortInFlight?: (err: RoomctlError) => void;
   private retryTimer?: NodeJS.Timeout;
@@ -117,28 +103,40 @@ class LinkConnection {
   }
 
   /** Queues one request; writes go before every queued read. Rejects at once when the link is down. */
-  request(job: Omit<Job, 'resolve' | 'reject'>, priority: boolean): Promise<{ result: unknown; rttMs: number }> {
+  request(job: Job, priority: Priority): Promise<{ result: unknown; rttMs: number }> {
     return new Promise((resolve, reject) => {
       if (this.state !== 'open' && this.state !== 'connecting') return reject(notConnected(`no connection to ${this.label}${this.state === 'stopped' ? ' (adapter stopped)' : ''}`));
-      (priority ? this.writes : this.reads).push({ ...job, resolve, reject });
+      const queue = priority === 'write' ? this.writes : priority === 'read' ? this.reads : this.probes;
+      queue.push({ ...job, resolve, reject });
       this.pump();
     });
+  }
+
+  /** Requests waiting (not counting the one on the wire). */
+  get queued(): number {
+    return this.writes.length + this.reads.length + this.probes.length;
   }
 
   async stop(): Promise<void> {
     this.state = 'stopped';
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.paceTimer) clearTimeout(this.paceTimer);
     this.failAll(notConnected(`no connection to ${this.label} (adapter stopped)`));
     await this.discard();
   }
 
   private pump(): void {
     const client = this.client;
-    if (this.abortInFlight || this.state !== 'open' || !client) return;
+    if (this.abortInFlight || this.paceTimer || this.state !== 'open' || !client) return;
     // A socket error leaves modbus-serial's port closed without a 'close' event: notice it here.
     if (!client.isOpen) return this.dropped('connection lost');
-    const job = this.writes.shift() ?? this.reads.shift();
-    if (!job) return;
+    if (this.queued === 0) return;
+    const wait = this.nextSendAt - performance.now();
+    if (wait > 0) {
+      this.paceTimer = unref(setTimeout(() => ((this.paceTimer = undefined), this.pump()), wait));
+      return;
+    }
+    const job = (this.writes.shift() ?? this.reads.shift() ?? this.probes.shift())!;
     this.stats.requests++;
     const started = performance.now();
     let settled = false;
@@ -149,6 +147,7 @@ class LinkConnection {
       settled = true;
       clearTimeout(timer);
       this.abortInFlight = undefined;
+      if (this.link.requestGapMs) this.nextSendAt = performance.now() + this.link.requestGapMs;
       if (err) job.reject(err);
       else job.resolve({ result, rttMs: performance.now() - started });
       if (err?.code === ErrorCode.ModbusTimeout) {
@@ -157,10 +156,10 @@ class LinkConnection {
       } else if (err?.code !== ErrorCode.ModbusNotConnected) this.timeoutsInARow = 0;
       this.pump();
     };
-    const timer = unref(setTimeout(() => finish(new RoomctlError(ErrorCode.ModbusTimeout, `unit ${job.unit} did not answer ${job.what} within ${this.link.timeoutMs} ms`, { unit: job.unit, link: this.link.key })), this.link.timeoutMs));
+    const timer = unref(setTimeout(() => finish(new RoomctlError(ErrorCode.ModbusTimeout, `unit ${job.unit} did not answer ${job.what} within ${job.timeoutMs} ms`, { unit: job.unit, link: this.link.key })), job.timeoutMs));
     this.abortInFlight = (e) => finish(e);
     try {
-      job.send(client, (e, result) => finish(e ? this.classify(e, job) : undefined, result));
+      job.send(client as unknown as ModbusClient, (e, result) => finish(e ? this.classify(e, job) : undefined, result), () => !settled);
     } catch (e) {
       finish(this.classify(e, job));
     }
@@ -263,7 +262,7 @@ class LinkConnection {
 
   private failAll(err: RoomctlError): void {
     this.abortInFlight?.(err);
-    for (const job of [...this.writes.splice(0), ...this.reads.splice(0)]) job.reject(err);
+    for (const job of [...this.writes.splice(0), ...this.reads.splice(0), ...this.probes.splice(0)]) job.reject(err);
   }
 
   private discard(): Promise<void> {
@@ -286,151 +285,6 @@ function destroy(client: Client): Promise<void> {
       resolve();
     }
   });
-}
-
-/** Polls one unit on the injected clock and reports its values and health. */
-class DevicePoller {
-  readonly stats: ModbusDeviceStats = { polls: 0, errors: 0, timeouts: 0, exceptions: 0, rejected: 0 };
-  readonly plan: ReadPlan;
-  private stopTimer?: () => void;
-  private polling = false;
-  private again = false;
-  private stopped = false;
-  /** Polls in a row that found the unit unreachable, and when to try it again. */
-  private misses = 0;
-  private retryAt = 0;
-
-  constructor(
-    readonly device: ResolvedDevice,
-    readonly link: LinkConnection,
-    private deps: { sink: PointSink; bus: EventBus; clock: Clock; logger: Logger },
-    gapBridge: number | undefined,
-  ) {
-    this.plan = planReads(device.points, { gapBridge });
-  }
-
-  get unit(): number {
-    return this.device.modbus!.unit;
-  }
-
-  start(): void {
-    for (const { point, reason } of this.plan.unplannable) this.reject(`modbus ${point.id}`, reason);
-    if (this.plan.blocks.length === 0) return;
-    this.stopTimer = every(this.deps.clock, this.device.modbus!.pollMs, () => void this.poll());
-    void this.poll();
-  }
-
-  stop(): void {
-    this.stopped = true;
-    this.stopTimer?.();
-  }
-
-  /** Re-read soon (after a write): now if idle, else right after the poll in progress. */
-  pollSoon(): void {
-    if (this.polling) this.again = true;
-    else void this.poll();
-  }
-
-  /**
-   * Records a failed request; returns true when it means the unit is unreachable (the
-   * poll stops). A read's other exceptions are also reported as rejections; a write's
-   * go back to its caller instead.
-   */
-  failed(err: RoomctlError, topic: string, isRead = true): boolean {
-    if (this.stopped) return true; // shutting down: not the device's fault
-    const s = this.stats;
-    s.errors++;
-    s.lastError = err.message;
-    const code = err.details?.modbusCode;
-    const unreachable = err.code !== ErrorCode.ModbusException || (typeof code === 'number' && GATEWAY_EXCEPTIONS.has(code));
-    if (err.code === ErrorCode.ModbusTimeout) s.timeouts++;
-    if (err.code === ErrorCode.ModbusException) s.exceptions++;
-    if (unreachable) this.deps.sink.deviceStatus(this.device.room, this.device.name, false, { error: err.message });
-    else if (isRead) this.reject(topic, err.message, false);
-    return unreachable;
-  }
-
-  private async poll(): Promise<void> {
-    if (this.stopped) return;
-    if (this.polling) return; // the previous poll is still queued or running: skip this tick
-    // A unit that does not answer is tried less and less often (up to every 30 s): each try
-    // costs a full timeout on the shared link, which the live units behind the gateway wait out.
-    if (this.misses > 0 && this.deps.clock.now() < this.retryAt) return;
-    this.polling = true;
-    let answered = 0;
-    let slowestMs = 0;
-    try {
-      for (const block of this.plan.blocks) {
-        if (this.stopped) return;
-        let response: { result: unknown; rttMs: number };
-        try {
-          response = await this.link.request(readJob(this.unit, block), false);
-        } catch (err) {
-          if (this.failed(asRoomctl(err), topicOf(this.unit, block))) {
-            if (!this.stopped) this.backOff();
-            return;
-          }
-          continue;
-        }
-        answered++;
-        slowestMs = Math.max(slowestMs, response.rttMs);
-        this.apply(block, (response.result as { data: number[] | boolean[] }).data);
-      }
-      if (answered > 0 && !this.stopped) {
-        this.misses = 0;
-        this.stats.lastLatencyMs = Math.round(slowestMs * 10) / 10;
-        this.deps.sink.deviceStatus(this.device.room, this.device.name, true, { latencyMs: this.stats.lastLatencyMs });
-      }
-    } catch (err) {
-      this.deps.logger.error({ device: `${this.device.room}/${this.device.name}`, err: String(err) }, 'modbus poll failed unexpectedly');
-    } finally {
-      this.stats.polls++;
-      this.polling = false;
-      if (this.again && !this.stopped) {
-        this.again = false;
-        void this.poll();
-      }
-    }
-  }
-
-  private backOff(): void {
-    const pollMs = this.device.modbus!.pollMs;
-    this.misses++;
-    this.retryAt = this.deps.clock.now() + Math.max(pollMs, Math.min(MAX_BACKOFF_MS, pollMs * 2 ** (this.misses - 1)));
-  }
-
-  private apply(block: ReadBlock, data: readonly number[] | readonly boolean[]): void {
-    for (const d of decodeBlock(block, data ?? [])) {
-      const checked = d.ok ? checkReading(d.point.def, d.value) : d;
-      if (checked.ok) this.deps.sink.reading(d.point, checked.value);
-      else this.reject(`${topicOf(this.unit, block)} ${d.point.id}`, checked.reason);
-    }
-  }
-
-  /** Counted and reported, never applied. */
-  private reject(topic: string, reason: string, isValue = true): void {
-    const { room, name } = this.device;
-    if (isValue) {
-      this.stats.rejected++;
-      this.stats.errors++;
-      this.stats.lastError = reason;
-    }
-    this.deps.sink.rejected(room, name, topic, reason);
-    this.deps.bus.emit('payload-rejected', { room, device: name, topic, reason, count: this.stats.rejected + this.stats.exceptions, ts: this.deps.clock.now() });
-    this.deps.logger.debug({ device: `${room}/${name}`, topic, reason }, 'modbus value rejected');
-  }
-}
-
-const FUNCTION_OF = { coil: 'writeFC1', discrete: 'writeFC2', holding: 'writeFC3', input: 'writeFC4' } as const;
-
-function readJob(unit: number, block: ReadBlock): Omit<Job, 'resolve' | 'reject'> {
-  return { unit, what: `read ${block.table} ${block.address}+${block.count}`, send: (c, cb) => c[FUNCTION_OF[block.table]](unit, block.address, block.count, cb as never) };
-}
-
-const topicOf = (unit: number, block: ReadBlock) => `modbus unit ${unit} ${block.table} ${block.address}+${block.count}`;
-
-function asRoomctl(err: unknown): RoomctlError {
-  return isRoomctlError(err) ? err : new RoomctlError(ErrorCode.ModbusException, String(err));
 }
 
 export class ModbusAdapter implements DeviceAdapter {
@@ -469,25 +323,19 @@ export class ModbusAdapter implements DeviceAdapter {
   async writePoint(point: ResolvedPoint, value: PointValue, commandId: string): Promise<void> {
     const poller = this.pollers.get(deviceKey(point.room, point.device));
     if (!poller || !point.modbus) throw new RoomctlError(ErrorCode.PointUnknown, `${point.room}/${point.id} is not a Modbus point of a running device`);
-    const req = encodePoint(point, value);
-    const unit = poller.unit;
-    const what = `write ${req.table} ${req.address} (${point.id})`;
-    const send: Job['send'] =
-      req.table === 'coil'
-        ? (c, cb) => c.writeFC5(unit, req.address, req.bit, cb as never)
-        : req.registers.length === 1
-          ? (c, cb) => c.writeFC6(unit, req.address, req.registers[0]!, cb as never)
-          : (c, cb) => c.writeFC16(unit, req.address, req.registers, cb as never);
+    const op = writeOp(point, value);
     try {
-      await poller.link.request({ unit, what, send }, true);
+      await poller.write(point, op);
     } catch (err) {
-      const e = asRoomctl(err);
-      poller.failed(e, `modbus unit ${unit} ${req.table} ${req.address}`, false);
-      this.logger.warn({ device: `${point.room}/${point.device}`, point: point.id, commandId, err: e.message }, 'modbus write failed');
-      throw e;
+      this.logger.warn({ device: `${point.room}/${point.device}`, point: point.id, commandId, err: asRoomctl(err).message }, 'modbus write failed');
+      throw err;
     }
     this.logger.debug({ device: `${point.room}/${point.device}`, point: point.id, commandId }, 'modbus write done');
-    poller.pollSoon(); // read-back within one round trip instead of one poll period
+  }
+
+  /** Devices that missed their last poll(s), for /healthz: in backoff, offline once they reach offline_after. */
+  degraded(): { device: string; misses: number; lastError?: string }[] {
+    return [...this.pollers].filter(([, p]) => p.stats.misses > 0).map(([key, p]) => ({ device: key, misses: p.stats.misses, lastError: p.stats.lastError }));
   }
 
   stats(): ModbusAdapterStats {

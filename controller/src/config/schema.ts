@@ -128,6 +128,12 @@ export const gatewaySchema = z
     rtu: serialSettings.optional(),
     /** Per-request timeout; a dead unit costs at most this, then the queue moves on. */
     timeout_ms: z.number().int().min(50).max(30000).default(1000),
+    /** Immediate repeats of a request that timed out, before the poll counts as a miss (a unit's own setting wins). */
+    retries: z.number().int().min(0).max(5).optional(),
+    /** Misses in a row before a unit behind this gateway is reported offline (default 2). */
+    offline_after: z.number().int().min(1).max(20).optional(),
+    /** Pause after each answer before the next request: per-gateway pacing for gateways that drop back-to-back frames. */
+    request_gap_ms: z.number().int().min(0).max(5000).optional(),
   })
   .refine((g) => !!g.tcp !== !!g.rtu, 'a gateway needs exactly one of tcp or rtu');
 
@@ -180,6 +186,10 @@ export const deviceSchema = z
         port: port.optional(),
         unit: z.number().int().min(0).max(247),
         poll_ms: z.number().int().min(100).optional(),
+        /** This unit's request timeout, retries and misses before offline; default the gateway's (host: 1000 ms, 0, 2). */
+        timeout_ms: z.number().int().min(50).max(30000).optional(),
+        retries: z.number().int().min(0).max(5).optional(),
+        offline_after: z.number().int().min(1).max(20).optional(),
       })
       .refine((m) => !!m.gateway !== !!m.host, 'give either gateway or host')
       .optional(),

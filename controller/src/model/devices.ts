@@ -1,4 +1,4 @@
-import type { DeviceProfile, ModbusPointMap, PointDef } from '../config/profile-schema.ts';
+import { resolveOrder, type DeviceProfile, type ModbusPointMap, type PointDef } from '../config/profile-schema.ts';
 import type { DeviceConfig, GatewayConfig } from '../config/schema.ts';
 
 /** One point of one device in one room, with its protocol mapping fully expanded. */
@@ -18,7 +18,8 @@ export interface ResolvedPoint {
     commandFormat: 'json' | 'raw';
     map?: Record<string, number | boolean | string>;
   };
-  modbus?: ModbusPointMap & { word_order: 'big' | 'little' };
+  /** byte_order and word_order resolved from the point's `order`, its own fields or the profile's (absent byte_order = big). */
+  modbus?: ModbusPointMap & { word_order: 'big' | 'little'; byte_order?: 'big' | 'little' };
 }
 
 /** How to reach a Modbus unit; devices with the same `key` share one connection. */
@@ -26,7 +27,10 @@ export interface ModbusLink {
   key: string;
   tcp?: { host: string; port: number };
   rtu?: { path: string; baud_rate: number; parity: 'none' | 'even' | 'odd'; data_bits: 7 | 8; stop_bits: 1 | 2 };
+  /** Connect timeout base; each request has its device's own timeout. */
   timeoutMs: number;
+  /** Pause between one answer and the next request (gateways that need rest between frames). */
+  requestGapMs?: number;
 }
 
 export interface ResolvedDevice {
@@ -38,10 +42,13 @@ export interface ResolvedDevice {
   covers?: 'site' | string[];
   points: ResolvedPoint[];
   mqtt?: { base: string; availability?: { topic: string; path: string[]; online: unknown; offline: unknown } };
-  modbus?: { link: ModbusLink; unit: number; pollMs: number };
+  /** timeoutMs/retries/offlineAfter: the device's own, else its gateway's, else the defaults (1000 ms, 0, 2). */
+  modbus?: { link: ModbusLink; unit: number; pollMs: number; timeoutMs: number; retries: number; offlineAfter: number };
 }
 
 const DEFAULT_MODBUS_TIMEOUT_MS = 1000;
+/** Polls in a row without an answer before a unit is reported offline: one lost frame is not an outage. */
+const DEFAULT_OFFLINE_AFTER = 2;
 
 /** Channel values of a device: profile defaults overridden by the device's `channels`. */
 export function channelValues(profile: DeviceProfile, device: DeviceConfig): Record<string, string[]> {
@@ -92,7 +99,7 @@ export function resolveDevice(room: string, device: DeviceConfig, profile: Devic
           map: m.map,
         };
       }
-      if (def.modbus) point.modbus = { ...def.modbus, word_order: def.modbus.word_order ?? profile.word_order };
+      if (def.modbus) point.modbus = { ...def.modbus, ...resolveOrder(def.modbus, profile) };
       points.push(point);
     }
   }
@@ -108,8 +115,16 @@ export function resolveDevice(room: string, device: DeviceConfig, profile: Devic
     let link: ModbusLink;
     if (gw?.tcp) link = { key: `tcp:${gw.tcp.host}:${gw.tcp.port}`, tcp: gw.tcp, timeoutMs: gw.timeout_ms };
     else if (gw?.rtu) link = { key: `rtu:${gw.rtu.path}`, rtu: gw.rtu, timeoutMs: gw.timeout_ms };
-    else link = { key: `tcp:${m.host}:${m.port ?? 502}`, tcp: { host: m.host ?? '127.0.0.1', port: m.port ?? 502 }, timeoutMs: DEFAULT_MODBUS_TIMEOUT_MS };
-    resolved.modbus = { link, unit: m.unit, pollMs: m.poll_ms ?? profile.poll_ms };
+    else link = { key: `tcp:${m.host}:${m.port ?? 502}`, tcp: { host: m.host ?? '127.0.0.1', port: m.port ?? 502 }, timeoutMs: m.timeout_ms ?? DEFAULT_MODBUS_TIMEOUT_MS };
+    if (gw?.request_gap_ms) link.requestGapMs = gw.request_gap_ms;
+    resolved.modbus = {
+      link,
+      unit: m.unit,
+      pollMs: m.poll_ms ?? profile.poll_ms,
+      timeoutMs: m.timeout_ms ?? gw?.timeout_ms ?? DEFAULT_MODBUS_TIMEOUT_MS,
+      retries: m.retries ?? gw?.retries ?? 0,
+      offlineAfter: m.offline_after ?? gw?.offline_after ?? DEFAULT_OFFLINE_AFTER,
+    };
   }
   return resolved;
 }
