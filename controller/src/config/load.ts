@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, type Document } from 'yaml';
 import { configSchema, roomSchema, deviceSchema, type RoomConfig, type SiteConfig, type SceneConfig, type DeviceConfig, type GatewayConfig } from './schema.ts';
 import { resolvePolicies, type Policy } from './policy-schema.ts';
 import { formatProblem, problemsFromZod, closest, type ConfigProblem } from './issues.ts';
 import { substituteEnv } from './env.ts';
-import { loadProfiles } from './profiles.ts';
+import { loadProfileCatalog, lookupProfile, type ProfileCatalog } from './profiles.ts';
+import { checkKindContract, type ContractFindings } from './kind-contracts.ts';
 import type { DeviceProfile } from './profile-schema.ts';
 import { resolveDevice, type ResolvedDevice } from '../model/devices.ts';
 
@@ -30,13 +32,22 @@ export interface ConfigLoad {
   site?: Site;
   /** Every problem, formatted `path: message`, in file order. */
   errors: string[];
+  /**
+   * What works, with less: a profile without a point the engine can use (`profile
+   * fcu-x: no point mode: no heat/cool switching …`), a broken profile no device of
+   * this site names.
+   */
+  warnings: string[];
   /** Rooms and devices that start would skip because of those errors. */
   skipped: string[];
 }
 
 export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
+  /** The built-in profiles folder (default devices/profiles/ of the installation). */
   profilesDir?: string;
+  /** Where a relative `profiles_dir` is found: the config file's folder (loadConfigFile sets it); default the working directory. */
+  baseDir?: string;
 }
 
 export function loadConfigFile(file: string, options: LoadOptions = {}): ConfigLoad {
@@ -44,9 +55,9 @@ export function loadConfigFile(file: string, options: LoadOptions = {}): ConfigL
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    return { errors: [`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`], skipped: [] };
+    return { errors: [`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`], warnings: [], skipped: [] };
   }
-  return loadConfigText(text, options);
+  return loadConfigText(text, { baseDir: dirname(resolve(file)), ...options });
 }
 
 export function loadConfigText(text: string, options: LoadOptions = {}): ConfigLoad {
@@ -59,6 +70,7 @@ export function loadConfigText(text: string, options: LoadOptions = {}): ConfigL
         const pos = e.linePos?.[0];
         return `YAML${pos ? ` line ${pos.line}, column ${pos.col}` : ''}: ${e.message.split('\n')[0]}`;
       }),
+      warnings: [],
       skipped: [],
     };
   }
@@ -68,7 +80,7 @@ export function loadConfigText(text: string, options: LoadOptions = {}): ConfigL
   // compose convention); they are not configuration and are dropped before validation.
   if (js && typeof js === 'object' && !Array.isArray(js)) for (const k of Object.keys(js)) if (k.startsWith('x-')) delete (js as Record<string, unknown>)[k];
   const raw = substituteEnv(js, env, problems);
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return { errors: ['(top level): expected a mapping with site, rooms, …'], skipped: [] };
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return { errors: ['(top level): expected a mapping with site, rooms, …'], warnings: [], skipped: [] };
 
   const shell = configSchema.safeParse(raw, { reportInput: true });
   if (!shell.success) problems.push(...problemsFromZod(shell.error, [], configSchema));
@@ -95,7 +107,7 @@ export function loadConfigText(text: string, options: LoadOptions = {}): ConfigL
     }
   });
 
-  const { profiles, errors: profileErrors } = loadProfiles(options.profilesDir);
+  const profiles = siteProfiles(raw as Record<string, unknown>, options, problems);
   const policyProblems: ConfigProblem[] = [];
   const policies = resolvePolicies(shell.success ? shell.data.policies : {}, policyProblems);
   problems.push(...policyProblems);
@@ -144,20 +156,81 @@ export function loadConfigText(text: string, options: LoadOptions = {}): ConfigL
   for (const p of problems) p.line = lineOf(doc, lines, p.path);
   // File order reads best: an engineer fixes them top to bottom.
   const ordered = problems.map((p, i) => ({ p, i })).sort((a, b) => (a.p.line ?? 0) - (b.p.line ?? 0) || a.i - b.i).map((x) => x.p);
-  const errors = [...profileErrors, ...ordered.map(formatProblem)];
-  if (fatal || siteRooms.length === 0 || !shell.success) return { errors, skipped };
+  const errors = [...profiles.errors(), ...ordered.map(formatProblem)];
+  const warnings = profiles.warnings();
+  if (fatal || siteRooms.length === 0 || !shell.success) return { errors, warnings, skipped };
   const config: SiteConfig = { ...shell.data, rooms };
-  return { site: { config, rooms: siteRooms, policies, profiles }, errors, skipped };
+  return { site: { config, rooms: siteRooms, policies, profiles: profiles.catalog.profiles }, errors, warnings, skipped };
+}
+
+/**
+ * The profiles this site's devices can name (built-in, then `profiles_dir`), and what
+ * of them gets reported: a broken file or a kind contract that is not met fails the
+ * devices that name the profile; a broken file nobody here names is a warning.
+ */
+class SiteProfiles {
+  private used = new Set<string>();
+  private contracts = new Map<string, ContractFindings>();
+  constructor(readonly catalog: ProfileCatalog) {}
+
+  /** The profile a device names, or why it cannot have it. */
+  use(id: string): { profile: DeviceProfile } | { message: string } {
+    this.used.add(id);
+    const found = lookupProfile(this.catalog, id);
+    if ('problems' in found) return { message: `profile "${id}" cannot be used: its file has problems (listed first)` };
+    if ('unknown' in found) return { message: `unknown profile "${id}"${hint(id, [...this.catalog.profiles.keys()])}` };
+    return found;
+  }
+
+  /** The engine's contract for the profile's kind, checked once per profile. */
+  contract(profile: DeviceProfile): ContractFindings {
+    let c = this.contracts.get(profile.id);
+    if (!c) this.contracts.set(profile.id, (c = checkKindContract(profile)));
+    return c;
+  }
+
+  private problemsOf(id: string): string[] {
+    const found = lookupProfile(this.catalog, id);
+    return 'problems' in found ? found.problems : [];
+  }
+
+  errors(): string[] {
+    return [...this.catalog.folderErrors, ...new Set([...this.used].flatMap((id) => this.problemsOf(id)))];
+  }
+
+  warnings(): string[] {
+    const reported = new Set(this.errors());
+    const unused = [...this.catalog.broken.values(), ...this.catalog.brokenFiles.values()].flat().filter((line) => !reported.has(line));
+    const contract = [...this.contracts.values()].flatMap((c) => c.warnings);
+    return [...contract, ...new Set(unused.map((line) => `${line} (no device of this site uses it)`))];
+  }
+}
+
+function siteProfiles(raw: Record<string, unknown>, options: LoadOptions, problems: ConfigProblem[]): SiteProfiles {
+  const dir = raw.profiles_dir;
+  // A profiles_dir that is not a string is the schema's error; here it only means "no site folder".
+  const siteDir = typeof dir === 'string' && dir.length > 0 ? resolve(options.baseDir ?? process.cwd(), dir) : undefined;
+  const catalog = loadProfileCatalog({ builtinDir: options.profilesDir, siteDir });
+  if (siteDir) {
+    const unreadable = catalog.folderErrors.findIndex((e) => e.startsWith(`${siteDir}:`));
+    if (unreadable >= 0) {
+      problems.push({ path: ['profiles_dir'], message: catalog.folderErrors[unreadable]!.slice(siteDir.length + 2) + ` (${siteDir})` });
+      catalog.folderErrors.splice(unreadable, 1);
+    }
+  }
+  return new SiteProfiles(catalog);
 }
 
 /** Cross-checks a device against the profiles and gateways; returns its profile when usable. */
-function checkDevice(device: DeviceConfig, dp: (...p: (string | number)[]) => (string | number)[], profiles: Map<string, DeviceProfile>, gateways: GatewayConfig[], problems: ConfigProblem[]): DeviceProfile | undefined {
-  const profile = profiles.get(device.profile);
-  if (!profile) {
-    problems.push({ path: dp('profile'), message: `unknown profile "${device.profile}"${hint(device.profile, [...profiles.keys()])}` });
+function checkDevice(device: DeviceConfig, dp: (...p: (string | number)[]) => (string | number)[], profiles: SiteProfiles, gateways: GatewayConfig[], problems: ConfigProblem[]): DeviceProfile | undefined {
+  const found = profiles.use(device.profile);
+  if ('message' in found) {
+    problems.push({ path: dp('profile'), message: found.message });
     return undefined;
   }
+  const profile = found.profile;
   const before = problems.length;
+  for (const e of profiles.contract(profile).errors) problems.push({ path: dp('profile'), message: e });
   if (profile.protocol === 'mqtt' && !device.mqtt) problems.push({ path: dp(), message: `profile ${profile.id} is MQTT: give mqtt.base` });
   if (profile.protocol === 'modbus' && !device.modbus) problems.push({ path: dp(), message: `profile ${profile.id} is Modbus: give modbus.unit and gateway or host` });
   if (profile.protocol === 'mqtt' && device.modbus) problems.push({ path: dp('modbus'), message: `profile ${profile.id} is MQTT, not Modbus` });

@@ -274,6 +274,8 @@ export const configSchema = z.strictObject({
   simulation: simulationSchema.optional(),
   calendar: calendarDefaultsSchema.prefault({}),
   home_assistant: homeAssistantSchema.prefault({}),
+  /** The site's own device profiles, searched after the built-in ones; relative to this config file. */
+  profiles_dir: z.string().min(1).optional(),
   /** Each room is validated on its own (roomSchema), so one bad room can be skipped at start. */
   rooms: z.array(z.unknown()).min(1, 'at least one room'),
 });
