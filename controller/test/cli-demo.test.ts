@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort, waitFor } from './helpers/wait.ts';
@@ -29,7 +29,9 @@ describe('the demo (roomctl start --simulate, what npm start runs)', () => {
 
   it('shows the demo building living through its day, takes a fault from `roomctl sim fault`, and exits 0 on Ctrl-C', async () => {
     const { file, controlPort } = await demoOnFreePorts();
-    child = spawn(process.execPath, [roomctl, 'start', '--simulate', '--config', file, '--speed', '120'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The demo's data goes to <state home>/roomctl/demo/<site>: a state home of the test's own.
+    const state = mkdtempSync(join(tmpdir(), 'roomctl-demo-state-'));
+    child = spawn(process.execPath, [roomctl, 'start', '--simulate', '--config', file, '--speed', '120'], { cwd: root, env: { ...process.env, XDG_STATE_HOME: state }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout!.on('data', (d) => (out += d));
@@ -51,5 +53,8 @@ describe('the demo (roomctl start --simulate, what npm start runs)', () => {
     child.kill('SIGINT');
     expect(await exit).toBe(0);
     expect(err).toMatch(/stopped cleanly/);
+    // Its own folder, marked as the demo's, never the working directory (issue 13).
+    expect(existsSync(join(state, 'roomctl', 'demo', 'demo', 'roomctl-demo'))).toBe(true);
+    expect(existsSync(join(state, 'roomctl', 'demo', 'demo', 'spool'))).toBe(true);
   });
 });

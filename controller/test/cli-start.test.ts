@@ -20,7 +20,8 @@ interface Run {
 function startRoomctl(config: string): Run {
   const child = spawn(process.execPath, [join(root, 'bin/roomctl.js'), 'start', '--config', config, '--status-every', '1'], {
     cwd: root,
-    env: { ...process.env, ROOMCTL_LOG_LEVEL: 'info' },
+    // Its data under a state home of its own (data-dir.ts), not the user's.
+    env: { ...process.env, ROOMCTL_LOG_LEVEL: 'info', XDG_STATE_HOME: mkdtempSync(join(tmpdir(), 'roomctl-start-state-')) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

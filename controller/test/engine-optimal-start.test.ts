@@ -124,7 +124,7 @@ describe('optimal start: the learner', () => {
     expect(learner.drift('R1', now + MIN)).toBeUndefined();
   });
 
-  it('P5: keeps what it learned per season across a restart (thermal.json version 2); a version 1 file is not used', () => {
+  it('P5: keeps what it learned per site, room and season across a restart (thermal.json version 2); a version 1 file or another site\'s is not used', () => {
     const dir = mkdtempSync(join(tmpdir(), 'roomctl-thermal-'));
     try {
       const file = join(dir, 'thermal.json');
@@ -132,18 +132,22 @@ describe('optimal start: the learner', () => {
       const learner = new ThermalLearner({ seasonOf });
       julyRun(learner);
       januaryRun(learner);
-      new ThermalFile(learner, file, clock, silentLogger).save();
+      new ThermalFile(learner, 'hq', file, clock, silentLogger).save();
       const saved = JSON.parse(readFileSync(file, 'utf8'));
-      expect(saved.version).toBe(2);
+      expect(saved).toMatchObject({ version: 2, site: 'hq' });
       expect(Object.keys(saved.rooms.R1).sort()).toEqual(['summer', 'winter']);
       const restored = new ThermalLearner({ seasonOf });
-      new ThermalFile(restored, file, clock, silentLogger).load();
+      new ThermalFile(restored, 'hq', file, clock, silentLogger).load();
       expect(restored.fit('R1', 'cool', 23, 23.6, JULY_8)!.steps).toEqual([{ from: 0.625, pull: 0.25 }]);
       expect(restored.fit('R1', 'heat', 20, 18.4, JAN_13)!.steps).toEqual([{ from: 1.625, pull: 0.25 }]);
+      // Another site with the same room ids, pointed at the same folder, learns its own.
+      const elsewhere = new ThermalLearner({ seasonOf });
+      new ThermalFile(elsewhere, 'branch-office', file, clock, silentLogger).load();
+      expect(elsewhere.snapshot()).toEqual({});
       // Per room only, from before: the season of its samples is unknown.
       writeFileSync(file, JSON.stringify({ version: 1, rooms: { R1: { heat: [], cool: [{ temperature: 25, rate: -0.2 }] } } }));
       const old = new ThermalLearner({ seasonOf });
-      new ThermalFile(old, file, clock, silentLogger).load();
+      new ThermalFile(old, 'hq', file, clock, silentLogger).load();
       expect(old.snapshot()).toEqual({});
     } finally {
       rmSync(dir, { recursive: true, force: true });

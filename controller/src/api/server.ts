@@ -70,7 +70,7 @@ export class ApiServer {
     this.url = `${https ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
     const tokens = this.app.roomctl.tokens.activeCount();
     logger.info({ url: this.url, tokens }, `HTTP API on ${this.url} (docs at ${this.url}/docs)`);
-    if (tokens === 0) logger.warn('no API tokens yet: create one with `roomctl token create --role admin`');
+    if (tokens === 0) logger.warn(`no API tokens yet in ${this.app.roomctl.tokens.file}: create one with \`roomctl token create --role admin --config <the site's file>\` (the demo: --demo)`);
   }
 
   async stop(): Promise<void> {

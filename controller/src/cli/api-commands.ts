@@ -59,7 +59,10 @@ export function registerApiCommands(program: Command): void {
   });
 
   const token = program.command('token').description('API tokens in <data dir>/tokens.json (offline; a running service picks changes up)');
-  const tokenOptions = (c: Command) => c.option('--data-dir <dir>', 'the service\'s data directory (default .roomctl)').option('-c, --config <file>', 'site configuration (checks room ids)');
+  const tokenOptions = (c: Command) => c
+      .option('-c, --config <file>', "the site (its data folder; room ids are checked)")
+      .option('--data-dir <dir>', "the service's data folder, if not the site's default")
+      .option('--demo', "the demo's tokens (npm start)");
   tokenOptions(
     token
       .command('create')
@@ -69,16 +72,16 @@ export function registerApiCommands(program: Command): void {
       .option('--ttl <duration>', 'lifetime, e.g. 30m, 24h, 7d (default: no expiry)')
       .option('--label <text>', 'what it is for, e.g. "tablet 3F-301"'),
   ).action(async (opts: { role: string; rooms?: string; ttl?: string; label?: string; dataDir?: string; config?: string }) => {
-    const { tokenCreateCommand } = await import('./token.ts');
-    process.exitCode = tokenCreateCommand(opts);
+    const { tokenCreateCommand, usage } = await import('./token.ts');
+    process.exitCode = usage(() => tokenCreateCommand(opts));
   });
   tokenOptions(token.command('revoke').description('revoke a token by id').argument('<id>', 'token id (roomctl token list)')).action(async (id: string, opts: { dataDir?: string }) => {
-    const { tokenRevokeCommand } = await import('./token.ts');
-    process.exitCode = tokenRevokeCommand(id, opts);
+    const { tokenRevokeCommand, usage } = await import('./token.ts');
+    process.exitCode = usage(() => tokenRevokeCommand(id, opts));
   });
   tokenOptions(token.command('list').description('every token: id, role, rooms, state (never the secret)').option('--json', 'print JSON')).action(async (opts: { dataDir?: string; json?: boolean }) => {
-    const { tokenListCommand } = await import('./token.ts');
-    process.exitCode = tokenListCommand(opts);
+    const { tokenListCommand, usage } = await import('./token.ts');
+    process.exitCode = usage(() => tokenListCommand(opts));
   });
 }
 

@@ -1,5 +1,4 @@
-import { resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { SimulatedBuilding } from '../../../devices/sim/building.ts';
 import { rmSync } from 'node:fs';
 import { meetingsOfDay, simulationOf, simulationProblems, simulationStart } from '../../../devices/sim/meetings.ts';
@@ -8,14 +7,15 @@ import { bookDay } from './sim-day.ts';
 import { createLogger } from '../log.ts';
 import { VirtualClock } from '../model/virtual-clock.ts';
 import { demoTable } from './demo-table.ts';
-import { loadForStart, startCommand } from './start.ts';
+import { loadForStart, startCommand, type StartOptions } from './start.ts';
+import { claimDemoDir, resolveDataDir } from './data-dir.ts';
 
-export const DEMO_CONFIG = resolve(dirname(fileURLToPath(import.meta.url)), '../../../config/demo.yaml');
+import { DEMO_CONFIG } from './demo-config.ts';
+export { DEMO_CONFIG };
 
-export interface SimulateOptions {
+export interface SimulateOptions extends Pick<StartOptions, 'dataDir' | 'logLevel' | 'apiPort' | 'brokerPort' | 'statusEveryMs'> {
   config?: string;
   speed?: number;
-  statusEveryMs?: number;
 }
 
 /**
@@ -37,9 +37,15 @@ export async function simulateCommand(options: SimulateOptions): Promise<number>
   const tty = !!process.stdout.isTTY;
   // The demo replays the same day each run: forget the last run's bookings, steps done,
   // readiness records and alerts, or its steps would not run again. API tokens, the
-  // learned thermal rates and the recorder's spool in the data folder are kept.
-  const dataDir = resolve('.roomctl');
-  for (const f of ['meetings.json', 'meetings.json.bak', 'readiness.json', 'readiness.json.bak', 'alerts.json', 'alerts.json.bak', 'alert-acks.json']) rmSync(resolve(dataDir, f), { force: true });
+  // learned thermal rates and the recorder's spool in the data folder are kept. Only in
+  // the demo's own folder: one holding a real site's data is refused, never reset.
+  const dataDir = resolveDataDir({ flag: options.dataDir, site, configFile: file, demo: true });
+  const claim = claimDemoDir(dataDir);
+  if (!claim.ok) {
+    console.error(`roomctl start --simulate: ${claim.why}`);
+    return 1;
+  }
+  for (const f of ['meetings.json', 'meetings.json.bak', 'readiness.json', 'readiness.json.bak', 'alerts.json', 'alerts.json.bak', 'alert-acks.json']) rmSync(join(dataDir, f), { force: true });
   if (tty) process.stdout.write('\x1b[?25l'); // hide the cursor while the table redraws
   try {
     return await startCommand({
@@ -47,7 +53,10 @@ export async function simulateCommand(options: SimulateOptions): Promise<number>
       site,
       clock,
       // On a terminal the table is the show; warnings still print below it.
-      logLevel: tty ? 'warn' : 'info',
+      defaultLogLevel: tty ? 'warn' : 'info',
+      logLevel: options.logLevel,
+      apiPort: options.apiPort,
+      brokerPort: options.brokerPort,
       statusEveryMs: options.statusEveryMs ?? (tty ? 0 : 60 * 60_000),
       devices: (service, logger, mqttUrl) => {
         const building = new SimulatedBuilding({ site, clock, brokerUrl: mqttUrl, mqttLogin: service.logins?.device, controlPort: simulationOf(site).control_port, logger: logger.child({ part: 'sim' }) });

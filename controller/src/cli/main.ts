@@ -1,9 +1,12 @@
+import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { validateCommand } from './validate.ts';
 import { registerApiCommands } from './api-commands.ts';
 
 const program = new Command();
-program.name('roomctl').description('Meeting-room readiness controller').showHelpAfterError();
+const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+program.name('roomctl').description('Meeting-room readiness controller').version(pkg.version, '-V, --version', 'print the version').showHelpAfterError();
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
 
 program
   .command('validate')
@@ -19,12 +22,17 @@ program
   .option('-c, --config <file>', 'site configuration (YAML)')
   .option('--simulate', 'run the simulated building of the config beside the controller, on virtual time')
   .option('--speed <n>', 'with --simulate: virtual time runs N× real time (default: simulation.speed, 48)', positiveNumber)
+  .option('--data-dir <dir>', "the site's data folder (default: data_dir in the config, else ~/.local/state/roomctl/sites/<site id>; the demo: …/roomctl/demo/<site id>)")
+  .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')} (default: ROOMCTL_LOG_LEVEL, else log.level in the config)`, oneOf(LOG_LEVELS))
+  .option('--api-port <port>', 'HTTP API port instead of api.port (0: any free port)', port)
+  .option('--broker-port <port>', 'embedded MQTT broker port instead of mqtt.broker.port', port)
   .option('--status-every <seconds>', 'log a one-line status this often (0 = never)', positiveInt)
-  .action(async (opts: { config?: string; simulate?: boolean; speed?: number; statusEvery?: number }) => {
+  .action(async (opts: { config?: string; simulate?: boolean; speed?: number; statusEvery?: number; dataDir?: string; logLevel?: string; apiPort?: number; brokerPort?: number }) => {
     const statusEveryMs = opts.statusEvery === undefined ? undefined : opts.statusEvery * 1000;
+    const common = { dataDir: opts.dataDir, logLevel: opts.logLevel, apiPort: opts.apiPort, brokerPort: opts.brokerPort, statusEveryMs };
     if (opts.simulate) {
       const { simulateCommand } = await import('./demo.ts');
-      process.exitCode = await simulateCommand({ config: opts.config, speed: opts.speed, statusEveryMs });
+      process.exitCode = await simulateCommand({ config: opts.config, speed: opts.speed, ...common });
       return;
     }
     if (opts.speed !== undefined) {
@@ -39,7 +47,7 @@ program
     }
     // Loaded on demand: `validate` should not pay for the protocol libraries.
     const { startCommand } = await import('./start.ts');
-    process.exitCode = await startCommand({ config: opts.config, statusEveryMs });
+    process.exitCode = await startCommand({ config: opts.config, ...common });
   });
 
 const sim = program.command('sim').description('the simulated building');
@@ -90,6 +98,19 @@ function positiveNumber(v: string): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number > 0');
   return n;
+}
+
+function port(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port number 0–65535');
+  return n;
+}
+
+function oneOf(values: string[]) {
+  return (v: string): string => {
+    if (!values.includes(v)) throw new InvalidArgumentError(`expected one of ${values.join(', ')}`);
+    return v;
+  };
 }
 
 function positiveInt(v: string): number {

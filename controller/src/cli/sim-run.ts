@@ -76,7 +76,7 @@ export async function simRunCommand(opts: SimRunOptions): Promise<number> {
     console.error(`--day: expected YYYY-MM-DD, got "${opts.day}"`);
     return 2;
   }
-  const logger = createLogger(process.env.ROOMCTL_LOG_LEVEL ?? 'warn');
+  const logger = createLogger(process.env.ROOMCTL_LOG_LEVEL || 'warn');
   if (opts.start !== undefined && !/^([01]\d|2[0-3]):[0-5]\d$/.test(opts.start)) {
     console.error(`--start: expected HH:MM, got "${opts.start}"`);
     return 2;

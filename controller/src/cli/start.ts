@@ -3,6 +3,7 @@ import { createLogger, type Logger } from '../log.ts';
 import { RoomctlService, type Feature } from '../service.ts';
 import { every, type Clock } from '../model/clock.ts';
 import { isRoomctlError } from '../errors.ts';
+import { resolveDataDir } from './data-dir.ts';
 
 export interface StartOptions {
   config: string;
@@ -12,10 +13,15 @@ export interface StartOptions {
   devices?: (service: RoomctlService, logger: Logger, mqttUrl: string) => Feature[];
   /** Use this site instead of loading `config` again. */
   site?: Site;
-  /** Log level when neither ROOMCTL_LOG_LEVEL nor the config sets one. */
+  /** `--log-level`: wins over ROOMCTL_LOG_LEVEL and the config. */
   logLevel?: string;
-  /** Where the schedule, alerts, tokens and spool live (default `.roomctl/`). */
+  /** Log level when neither ROOMCTL_LOG_LEVEL nor the config sets one (the demo's quieter default). */
+  defaultLogLevel?: string;
+  /** Where the schedule, alerts, tokens and spool live (default: data-dir.ts). */
   dataDir?: string;
+  /** `--api-port`, `--broker-port`: instead of api.port, mqtt.broker.port. */
+  apiPort?: number;
+  brokerPort?: number;
   /** Runs once the service is up (the demo books its day here). */
   afterStart?: (service: RoomctlService, logger: Logger) => void;
   clock?: Clock;
@@ -42,11 +48,13 @@ export function loadForStart(file: string, logger: Logger): Site | undefined {
  * left open.
  */
 export async function startCommand(options: StartOptions): Promise<number> {
-  const bootLogger = createLogger(process.env.ROOMCTL_LOG_LEVEL ?? 'info');
-  const site = options.site ?? loadForStart(options.config, bootLogger);
-  if (!site) return 1;
-  const logger = createLogger(process.env.ROOMCTL_LOG_LEVEL ?? options.logLevel ?? site.config.log.level);
-  const service = new RoomctlService({ site, logger, clock: options.clock, dataDir: options.dataDir });
+  const bootLogger = createLogger(process.env.ROOMCTL_LOG_LEVEL || 'info');
+  const loaded = options.site ?? loadForStart(options.config, bootLogger);
+  if (!loaded) return 1;
+  const site = withPorts(loaded, options);
+  const logger = createLogger(options.logLevel || process.env.ROOMCTL_LOG_LEVEL || options.defaultLogLevel || site.config.log.level);
+  const dataDir = options.dataDir ?? resolveDataDir({ site, configFile: options.config });
+  const service = new RoomctlService({ site, logger, clock: options.clock, dataDir });
   let stopping: Promise<void> | undefined;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -81,7 +89,7 @@ export async function startCommand(options: StartOptions): Promise<number> {
   }
   const rooms = site.rooms.length;
   const devices = site.rooms.reduce((n, r) => n + r.devices.length, 0);
-  logger.info(`roomctl started: site ${site.config.site.id}, ${rooms} rooms, ${devices} devices, MQTT ${service.mqttUrl}`);
+  logger.info(`roomctl started: site ${site.config.site.id}, ${rooms} rooms, ${devices} devices, MQTT ${service.mqttUrl}, data ${service.dataDir}`);
   const statusEvery = options.statusEveryMs ?? 60_000;
   const stopStatus = statusEvery > 0 ? every(service.clock, statusEvery, () => logger.info(statusLine(service))) : () => {};
   await new Promise<void>((resolve) => {
@@ -97,6 +105,18 @@ export async function startCommand(options: StartOptions): Promise<number> {
   lastOnline = new Map();
   logger.info('stopped cleanly');
   return 0;
+}
+
+/** The site with the command line's port overrides applied (the config file is not changed). */
+function withPorts(site: Site, o: Pick<StartOptions, 'apiPort' | 'brokerPort'>): Site {
+  if (o.apiPort === undefined && o.brokerPort === undefined) return site;
+  const { api, mqtt } = site.config;
+  const config = {
+    ...site.config,
+    api: o.apiPort === undefined ? api : { ...api, port: o.apiPort },
+    mqtt: o.brokerPort === undefined ? mqtt : { ...mqtt, broker: { ...mqtt.broker, port: o.brokerPort } },
+  };
+  return { ...site, config };
 }
 
 export function statusLine(service: RoomctlService): string {

@@ -122,7 +122,7 @@ export class Engine {
     // P5: learned per season of the site's own calendar (site.seasons), not the machine's default months.
     this.learner = new ThermalLearner({ seasonOf: (ts) => seasonAt(site.config.site, ts) });
     this.waits = new Waits(clock);
-    this.thermal = new ThermalFile(this.learner, dataDir ? join(dataDir, 'thermal.json') : '', clock, this.log);
+    this.thermal = new ThermalFile(this.learner, site.config.site.id, dataDir ? join(dataDir, 'thermal.json') : '', clock, this.log);
     this.alerts = new AlertBook(bus, clock, { file: dataDir && join(dataDir, 'alerts.json'), logger: this.log });
     this.readiness = new ReadinessBook({ clock, file: dataDir && join(dataDir, 'readiness.json'), logger: this.log });
     // No alert book here: a write that cannot be proven shows in the check that follows it (one alert per fault).
