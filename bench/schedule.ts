@@ -1,5 +1,5 @@
 /**
- * npm run bench:schedule [-- --rooms N --meetings M --days D --play P --skip-demo | --demo-only] [--day YYYY-MM-DD ...]
+ * npm run bench:schedule [-- --rooms N --meetings M --days D --play P --skip-demo | --demo-only] [--day YYYY-MM-DD ...] [--fixed 60,120|none]
  * (defaults 10000 rooms, 100000 meetings over 30 days, the first 3 played in full;
  * --demo-only: only part 2; --day: the days of part 2, repeatable)
  *
@@ -53,8 +53,12 @@ const turn = () => new Promise<void>((r) => setImmediate(r));
 const demoDays = process.argv.flatMap((a, i) => (a === '--day' && process.argv[i + 1] ? [process.argv[i + 1]!] : []));
 for (const d of demoDays) if (!/^\d{4}-\d{2}-\d{2}$/.test(d)) throw new Error(`--day must be YYYY-MM-DD, got ${d}`);
 const monthStart = zonedEpoch(2025, 9, 1, 0, 0, BENCH_TZ); // a Monday
+const fixedArg = process.argv.indexOf('--fixed');
+// --fixed 60,120 (default) or --fixed none: only the learning day and optimal start.
+const fixedMinutes = fixedArg < 0 ? undefined : process.argv[fixedArg + 1] === 'none' ? [] : (process.argv[fixedArg + 1] ?? '').split(',').map(Number);
+if (fixedMinutes?.some((m) => !Number.isInteger(m) || m < 1)) throw new Error('--fixed must be minutes such as 60,120, or none');
 if (process.argv.includes('--demo-only')) {
-  await optimalVsFixed({ days: demoDays });
+  await optimalVsFixed({ days: demoDays, fixedMinutes });
   process.exit(0);
 }
 console.log(`bench:schedule — ${fmt(ROOMS)} rooms, ${fmt(MEETINGS)} meetings over ${DAYS} days (${PLAY} played in full)`);
@@ -164,4 +168,4 @@ console.log(`    naive scan of every step:   ${fmt(naivePerTick * 1000, 1)} µs/
 console.log(`    ratio naive / heap = ${fmt(naivePerTick / heapPerTick, 0)}×`);
 console.log(`  the whole Timeline over the month (planning, placeholders, done-bookkeeping, no-op steps): ${fmt((timelineCpu / timelineTicks) * 1000, 1)} µs/tick over ${fmt(timelineTicks)} ticks`);
 
-if (!process.argv.includes('--skip-demo')) await optimalVsFixed({ days: demoDays });
+if (!process.argv.includes('--skip-demo')) await optimalVsFixed({ days: demoDays, fixedMinutes });

@@ -43,6 +43,8 @@ interface DayResult {
   ledgerMinutes: number;
   /** Median minutes the room was in band before its readiness check (T-15), of the meetings in band then (0 = just in time). */
   medianInBandBeforeReady: number | null;
+  /** The meetings not in band at T-15, with the temperature then: what to look at. */
+  missed: string[];
   realSeconds: number;
 }
 
@@ -70,6 +72,12 @@ async function play(site: Site, day: string, hvac: HvacStrategy, dataDir: string
       outsideMeetingMinutes: Math.round(outside()),
       ledgerMinutes: Math.round(verdicts.reduce((n, v) => n + v.hvacMinutes, 0)),
       medianInBandBeforeReady: before.length > 0 ? Math.round(median(before) * 10) / 10 : null,
+      missed: sim.meetings
+        .filter((m) => !inBand.includes(m))
+        .map((m) => {
+          const o = r.outcome(m.id, 'temperature_in_band', 'ready');
+          return `${m.id}${o?.observed !== undefined ? ` (${String(o.observed)})` : ''}`;
+        }),
       realSeconds: Math.round((performance.now() - wall) / 1000),
     };
   } finally {
@@ -157,7 +165,7 @@ async function compareDay(site: Site, day: string, fixedMinutes: number[]): Prom
     return dir;
   };
   const line = (name: string, r: DayResult) =>
-    `  ${name.padEnd(23)} in band at T-15 ${r.inBandAtT15}/${r.meetings}, ready at T-15 ${r.readyAtT15}/${r.meetings}, HVAC ${r.hvacMinutes} room-minutes (${r.outsideMeetingMinutes} outside meetings, ${r.ledgerMinutes} booked to meetings), in band ${r.medianInBandBeforeReady ?? '–'} min before T-15 (median); played in ${r.realSeconds} s`;
+    `  ${name.padEnd(23)} in band at T-15 ${r.inBandAtT15}/${r.meetings}, ready at T-15 ${r.readyAtT15}/${r.meetings}, HVAC ${r.hvacMinutes} room-minutes (${r.outsideMeetingMinutes} outside meetings, ${r.ledgerMinutes} booked to meetings), in band ${r.medianInBandBeforeReady ?? '–'} min before T-15 (median); played in ${r.realSeconds} s${r.missed.length ? `\n    not in band at T-15: ${r.missed.join(', ')}` : ''}`;
   try {
     const train = await play(site, dayBefore(day), { kind: 'optimal' }, history);
     console.log(`  learning: ${dayBefore(day)} played in ${train.realSeconds} s (optimal start from the cold-start lead: in band at T-15 ${train.inBandAtT15}/${train.meetings}, HVAC ${train.hvacMinutes} room-minutes)`);
@@ -176,6 +184,7 @@ async function compareDay(site: Site, day: string, fixedMinutes: number[]): Prom
     }
     // The best fixed pre-start for comfort; and the one to beat on energy: the cheapest fixed
     // pre-start in band as often as optimal start (or, if none is, the best one).
+    if (out.fixed.length === 0) return out; // --fixed none: nothing to compare with
     const best = Math.max(...out.fixed.map((f) => f.result.inBandAtT15));
     const bestRun = out.fixed.filter((f) => f.result.inBandAtT15 === best).sort((a, b) => a.result.hvacMinutes - b.result.hvacMinutes)[0]!;
     const asGood = out.fixed.filter((f) => f.result.inBandAtT15 >= optimal.inBandAtT15).sort((a, b) => a.result.hvacMinutes - b.result.hvacMinutes);
@@ -218,7 +227,8 @@ export async function optimalVsFixed(options: { days?: string[]; fixedMinutes?: 
     const row = (name: string, d: DayResult) => `  ${r.day.padEnd(11)} ${r.season.padEnd(10)} ${name.padEnd(16)} ${`${d.inBandAtT15}/${d.meetings}`.padEnd(13)} ${String(d.hvacMinutes).padEnd(14)} ${String(d.outsideMeetingMinutes).padEnd(13)} ${d.medianInBandBeforeReady ?? '–'}`;
     console.log(row('optimal', r.optimal));
     for (const f of r.fixed) console.log(row(`fixed ${f.minutes} min`, f.result));
-    console.log(
+    if (r.inBandRatio !== undefined)
+      console.log(
       `  ${''.padEnd(22)} in band ratio ${r.inBandRatio!.toFixed(2)} ${metText(r.inBandRatio! >= 1)}; HVAC room-minutes ratio vs fixed ${r.comparedWith} min ${r.minutesRatio!.toFixed(2)} ${metText(r.minutesRatio! <= MAX_RATIO_MINUTES)}, outside meetings ${r.outsideRatio!.toFixed(2)} ${metText(r.outsideRatio! <= MAX_RATIO_MINUTES)}`,
     );
   }
