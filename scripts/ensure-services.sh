@@ -15,9 +15,14 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 # and a small CJK font so the zh-CN pages render as text, not boxes, in their screenshots.
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
+# The Modbus tests' independent peer: a small libmodbus server in C (controller/test/peers/libmodbus-peer.c)
+# built by the test with gcc, and socat for the pseudo-terminal pair RTU runs over.
+[ -e /usr/include/modbus/modbus.h ] || need+=(libmodbus-dev)
+command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
+command -v socat >/dev/null 2>&1 || need+=(socat)
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "ensure-services: mosquitto (and its clients), openssl, influxdb, radicale and chromium present"
+  echo "ensure-services: mosquitto (and its clients), openssl, influxdb, radicale, chromium, libmodbus-dev, gcc and socat present"
   exit 0
 fi
 
