@@ -217,7 +217,9 @@ export class DevicePoller {
     const inBackoff = this.stats.misses > 0;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.link.request(job, inBackoff && first ? 'probe' : 'read');
+        // A repeat goes straight after the miss (ahead of the queue): the unit was just addressed, and
+        // an RTU line may have lost only that one frame.
+        return await this.link.request(job, attempt > 0 ? 'write' : inBackoff && first ? 'probe' : 'read');
       } catch (err) {
         if (inBackoff || attempt >= this.settings.retries || !isRoomctlError(err, ErrorCode.ModbusTimeout)) throw err;
         this.stats.timeouts++;
