@@ -9,6 +9,7 @@ import { seasonAt } from '../model/season.ts';
 import type { Publisher } from '../model/state-publisher.ts';
 import { RoomActions } from './reconcile/actions.ts';
 import { AlertBook } from './alerts/alert-book.ts';
+import { DeviceFlagWatch } from './alerts/device-flags.ts';
 import { runChecks, type StateReader } from './readiness/checks.ts';
 import { Closer } from './jobs/closing.ts';
 import { DueQueue } from './timeline/due-queue.ts';
@@ -102,6 +103,8 @@ export class Engine {
   private readonly enforcer: Enforcer;
   readonly reconciler: Reconciler;
   private readonly readinessWatch: ReadinessWatch;
+  /** Devices' own fault and alarm flags → alerts naming the device. */
+  private readonly deviceFlags: DeviceFlagWatch;
   private readonly hvacProgress: HvacProgress;
   private readonly actions: RoomActions;
   private readonly closer: Closer;
@@ -129,6 +132,7 @@ export class Engine {
     this.enforcer = new Enforcer({ rooms: site.rooms, state, bus, writer: options.writer, clock, verifyTimeoutMs: this.settings.verifyTimeoutMs, attempts: this.settings.attempts, backoffMs: this.settings.backoffMs, logger: this.log });
     this.reconciler = new Reconciler({ rooms: site.rooms, state, bus, clock, enforcer: this.enforcer, alerts: this.alerts, logger: this.log });
     this.readinessWatch = new ReadinessWatch({ site, state, bus, clock, schedule, alerts: this.alerts, book: this.readiness, logger: this.log, changed: (room) => bus.emit('readiness', { room, ts: clock.now() }), released: (room, id) => this.watch.phase(room) === 'released' && this.watch.phaseMeeting(room) === id });
+    this.deviceFlags = new DeviceFlagWatch({ site, state, bus, clock, alerts: this.alerts, focus: (room, now) => this.readinessWatch.focus(room, now) });
     this.actions = new RoomActions({ site, state, bus, clock, reconciler: this.reconciler, alerts: this.alerts, book: this.readiness, waits: this.waits, log: this.log, micTestWaitMs: this.settings.micTestWaitMs });
     this.watch = new RoomWatch({
       site,
@@ -171,6 +175,7 @@ export class Engine {
     const restart = { site: this.options.site, rooms: this.rooms.values(), schedule, book: this.readiness, watch: this.watch, clock: this.options.clock, log: this.log, write: (room: Room, w: WriteRequest[], ctx: WriteContext) => this.actions.write(room, w, ctx) };
     restorePhases(restart);
     for (const p of restoreIntent({ ...restart, rooms: this.rooms.values() })) void this.track(p);
+    this.deviceFlags.start();
     this.readinessWatch.start();
     this.hvacProgress.start();
     this.routines.start();
@@ -186,6 +191,7 @@ export class Engine {
     this.stopping = true;
     this.waits.stop();
     this.readinessWatch.stop();
+    this.deviceFlags.stop();
     this.hvacProgress.stop();
     this.reconciler.stop();
     this.enforcer.stop();

@@ -3,6 +3,7 @@ import type { CheckOutcome, CheckStatus, MeetingLevel } from '../../model/events
 import type { ResolvedDevice } from '../../model/devices.ts';
 import type { DeviceHealth, PointState, PointValue } from '../../model/points.ts';
 import type { Season } from '../../model/season.ts';
+import { flagKind } from '../../config/kind-contracts.ts';
 
 /**
  * Readiness checks: pure, named functions of (room state + room definition + meeting +
@@ -62,6 +63,17 @@ const LEVEL_TOLERANCE = 3; // % — dimmers report a level a step or two off wha
 
 const ofKind = (input: CheckInput, kind: string): ResolvedDevice[] => input.room.devices.filter((d) => d.profile.kind === kind);
 const hasPoint = (d: ResolvedDevice, key: string) => d.points.some((p) => p.id === `${d.name}.${key}`);
+
+/** A device's own fault flags (`fault`, `<part>_fault`: config/kind-contracts.ts) that read true now. */
+export function faultsReported(input: Pick<CheckInput, 'room' | 'state'>, d: ResolvedDevice): string[] {
+  return d.points
+    .filter((p) => flagKind(d.profile.kind, p.id.slice(d.name.length + 1), p.def) === 'fault')
+    .filter((p) => {
+      const s = input.state.get(input.room.id, p.id);
+      return s?.quality === 'good' && s.value === true;
+    })
+    .map((p) => `${p.id}=true`);
+}
 
 /** A point judged by `ok` on its good value; stale/offline/missing → unknown. */
 function judge(input: CheckInput, id: string, ok: (v: PointValue) => boolean, unit = ''): Item {
@@ -173,14 +185,18 @@ export const CHECKS: Record<CheckName, CheckDef> = {
     procedures: ['P4', 'P14'],
     applies: (input) => input.room.devices.some((d) => d.required),
     run: (input) => {
-      // Online if the adapter says so, or (devices without an availability topic) any point is fresh.
+      // Online if the adapter says so, or (devices without an availability topic) any point is fresh;
+      // healthy if it also does not report a fault of its own (a unit that says it is broken is not ready).
       const items: Item[] = input.room.devices
         .filter((d) => d.required)
         .map((d) => {
           const online = input.state.deviceHealth(input.room.id, d.name)?.online === true || d.points.some((p) => input.state.get(input.room.id, p.id)?.quality === 'good');
-          return { id: d.name, status: online ? 'pass' : 'fail', shown: `${d.name}: ${online ? 'online' : 'offline'}` };
+          if (!online) return { id: d.name, status: 'fail', shown: `${d.name}: offline` };
+          const faults = faultsReported(input, d);
+          if (faults.length > 0) return { id: d.name, status: 'fail', shown: `${d.name}: fault (${faults.join(', ')})` };
+          return { id: d.name, status: 'pass', shown: `${d.name}: online` };
         });
-      return combine(items, 'every required device online');
+      return combine(items, 'every required device online, none reporting a fault');
     },
   },
   temperature_in_band: {

@@ -8,6 +8,7 @@ import type { Meeting } from '../../model/meetings.ts';
 import { seasonAt } from '../../model/season.ts';
 import type { AlertBook } from '../alerts/alert-book.ts';
 import { passReason } from '../alerts/alert-book.ts';
+import { faultCheck } from '../alerts/device-flags.ts';
 import { roomIntent } from '../intent/intent.ts';
 import { deviceOnline } from '../intent/room-points.ts';
 import { comfortBand } from '../../model/season.ts';
@@ -151,6 +152,10 @@ export class ReadinessWatch {
       const items = Array.isArray(o.observed) ? o.observed : [o.observed];
       return items.length > 0 && items.every((x) => typeof x === 'string' && down.has(x.split(/[.:]/)[0]!));
     };
+    const onlyFaultAlerted = (o: CheckOutcome) => {
+      const items = Array.isArray(o.observed) ? o.observed : [o.observed];
+      return items.length > 0 && items.every((x) => typeof x === 'string' && / fault \(/.test(x) && alerts.isActive(roomId, faultCheck(x.split(':')[0]!)));
+    };
     for (const o of outcomes) {
       const k = `${roomId}\u0000${o.check}`;
       if (this.lastStatus.get(k) !== o.status) {
@@ -168,6 +173,8 @@ export class ReadinessWatch {
       if (o.status === 'fail') {
         this.unknownSince.delete(k);
         if (o.check === 'devices_online' && now - this.startedAt < (this.o.startupGraceMs ?? MIN)) continue;
+        // A device failing only by its own fault flag already has its alert (alerts/device-flags.ts).
+        if (o.check === 'devices_online' && onlyFaultAlerted(o)) continue;
         alerts.raise({ room: roomId, check: o.check, meetingId: m?.id, observed: o.observed, expected: o.expected, minutesToStart, message: this.failMessage(room, o, m, now) });
       } else {
         if (onlyDownDevices(o)) continue;
