@@ -15,9 +15,10 @@ import { waitFor } from './helpers/wait.ts';
  * profiles from its profiles_dir:
  *   A  an FCU whose mode is fixed at the plant (`fcu-nomode`: fcu-modbus without its
  *      mode register): prepared with power and setpoint only — no mode write, no alert
- *   B  a water boiler with a fault relay contact (`boiler-fault`: boiler-mqtt plus a
- *      read-only `fault` on its own topic), published by the boiler's own MQTT login
- *      as the relay would: true at 08:10, false at 08:40, meeting at 09:30
+ *   B  a water boiler with a fault relay contact and a scale alarm (`boiler-fault`:
+ *      boiler-mqtt plus read-only `fault` and `scale_alarm` on their own topic),
+ *      published by the boiler's own MQTT login as its relays would: the fault true at
+ *      08:10 and false at 08:40, the scale alarm true from 08:10 on; meeting at 09:30
  */
 const YAML = `
 site:
@@ -61,13 +62,14 @@ const checks: CheckOutcome[] = [];
 const commands: CommandRecord[] = [];
 const verdicts = new Map<string, MeetingVerdict>();
 let modeDesired: string[] = [];
+let alarmBeforeStart: unknown;
 
-async function setRelay(value: boolean): Promise<void> {
-  await relay.publishAsync('ff/B/boiler/fault', JSON.stringify({ fault: value }), { qos: 1, retain: true });
+async function setRelay(key: 'fault' | 'scale_alarm', value: boolean): Promise<void> {
+  await relay.publishAsync(`ff/B/boiler/${key}`, JSON.stringify({ [key]: value }), { qos: 1, retain: true });
   // Delivery takes real I/O, not virtual time: wait until roomctl has the reading.
   await waitFor(async () => {
     await day.quiet();
-    return day.service.state.goodValue('B', 'boiler.fault') === value;
+    return day.service.state.goodValue('B', `boiler.${key}`) === value;
   });
 }
 
@@ -77,8 +79,14 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'profiles/fcu-nomode.yaml'), 'id: fcu-nomode\nname: FCU, mode set at the plant\nextends: fcu-modbus\npoints: { mode: null }\n');
   writeFileSync(
     join(dir, 'profiles/boiler-fault.yaml'),
-    // A relay publishes on change only: its reading stays good for an hour.
-    'id: boiler-fault\nname: Boiler with fault relay\nextends: boiler-mqtt\npoints:\n  fault: { type: boolean, stale_after_s: 3600, mqtt: { state: { topic: "{base}/fault", path: fault } } }\n',
+    // A relay publishes on change only: its reading stays good for two hours.
+    `id: boiler-fault
+name: Boiler with fault relay
+extends: boiler-mqtt
+points:
+  fault: { type: boolean, stale_after_s: 7200, mqtt: { state: { topic: "{base}/fault", path: fault } } }
+  scale_alarm: { type: boolean, stale_after_s: 7200, mqtt: { state: { topic: "{base}/scale_alarm", path: scale_alarm } } }
+`,
   );
   writeFileSync(join(dir, 'site.yaml'), YAML);
   const load = loadConfigFile(join(dir, 'site.yaml'));
@@ -94,11 +102,13 @@ beforeAll(async () => {
   await new Promise<void>((resolve, reject) => relay.once('connect', () => resolve()).once('error', reject));
 
   await day.advanceTo('08:10');
-  await setRelay(true);
+  await setRelay('fault', true);
+  await setRelay('scale_alarm', true);
   await day.advanceTo('08:40');
-  await setRelay(false);
+  await setRelay('fault', false);
   await day.advanceTo('09:20');
   modeDesired = day.service.engine.reconciler.unconverged('A').map((d) => d.point).filter((p) => p === 'hvac.mode');
+  alarmBeforeStart = day.service.state.goodValue('B', 'boiler.scale_alarm');
   await day.advanceTo('10:20');
 }, 600_000);
 
@@ -140,5 +150,15 @@ describe("a device's own fault flag", () => {
     expect(during.some((c) => c.status === 'fail' && JSON.stringify(c.observed).includes('boiler: fault (boiler.fault=true)')), JSON.stringify(during)).toBe(true);
     expect(alerts.filter((x) => x.room === 'B' && x.check === 'devices_online')).toEqual([]);
     expect(verdicts.get('mb')?.readyAtStart, JSON.stringify(verdicts.get('mb'))).toBe(true);
+  });
+
+  it('alerts a maintenance alarm flag as a warning of its own that does not stop the room being ready', () => {
+    const alarm = alerts.filter((x) => x.room === 'B' && x.check === 'alarm:boiler.scale_alarm');
+    expect(alarm.map((x) => `${x.state} ${x.severity}`)).toEqual(['raised warning']);
+    expect(alarm[0]!.message).toBe('B: boiler (boiler-fault) reports boiler.scale_alarm (maintenance; the room can still be ready)');
+    // Still set shortly before the start (09:30), and mb was ready then (previous test): the alarm failed no check.
+    expect(alarmBeforeStart).toBe(true);
+    // Its reading went stale at 10:10: that clears nothing.
+    expect(day.service.engine.activeAlerts('B').map((a) => a.check)).toEqual(['alarm:boiler.scale_alarm']);
   });
 });
