@@ -184,6 +184,7 @@ export class RoomctlService {
     const { logger } = this.options;
     for (const f of this.started.reverse()) {
       try {
+        logger.debug(`stopping ${f.name}`);
         await f.stop();
       } catch (err) {
         logger.warn({ err, feature: f.name }, 'stopping a feature failed; continuing shutdown');

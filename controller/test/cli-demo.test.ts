@@ -57,4 +57,20 @@ describe('the demo (roomctl start --simulate, what npm start runs)', () => {
     expect(existsSync(join(state, 'roomctl', 'demo', 'demo', 'roomctl-demo'))).toBe(true);
     expect(existsSync(join(state, 'roomctl', 'demo', 'demo', 'spool'))).toBe(true);
   });
+
+  it('through `npm start`, one Ctrl-C (the terminal signals the whole process group, npm forwards it again) stops cleanly and exits 0', { timeout: 120_000 }, async () => {
+    const { file } = await demoOnFreePorts();
+    const state = mkdtempSync(join(tmpdir(), 'roomctl-npm-start-state-'));
+    // Its own process group, as a terminal's foreground job: the group gets the SIGINT.
+    const npm = spawn('npm', ['start', '--', '--config', file, '--api-port', '0', '--speed', '120'], { cwd: root, env: { ...process.env, XDG_STATE_HOME: state }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = npm;
+    let err = '';
+    npm.stdout!.on('data', () => {});
+    npm.stderr!.on('data', (d) => (err += d));
+    const exit = new Promise<number | null>((r) => npm.once('exit', (code) => r(code)));
+    await waitFor(() => /roomctl started: site demo/.test(err), 90_000, 'the start log line');
+    process.kill(-npm.pid!, 'SIGINT');
+    expect(await exit).toBe(0);
+    expect(err).toMatch(/stopped cleanly/);
+  });
 });

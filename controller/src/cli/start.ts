@@ -56,13 +56,25 @@ export async function startCommand(options: StartOptions): Promise<number> {
   const dataDir = options.dataDir ?? resolveDataDir({ site, configFile: options.config });
   const service = new RoomctlService({ site, logger, clock: options.clock, dataDir });
   let stopping: Promise<void> | undefined;
+  let stopAsked = 0;
+  // One Ctrl-C under `npm start` arrives twice: from the terminal to the whole process group
+  // and again forwarded by npm. A handler for only the first let the second kill the process
+  // mid-stop (npm then exited 130). So repeats within 2 s are the same request; a later one
+  // means "stop now" and exits at once.
   const stop = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      if (Date.now() - stopAsked < 2000) return;
+      logger.warn({ signal }, 'asked again while stopping: exiting now');
+      process.exit(130);
+    }
+    stopAsked = Date.now();
     logger.info({ signal }, 'stopping');
     stopping = service.stop();
   };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
+  const onSigint = () => stop('SIGINT');
+  const onSigterm = () => stop('SIGTERM');
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigterm);
   service.bus.on('device', (d) => {
     if (d.online || d.lastError) logger.debug({ room: d.room, device: d.device, online: d.online, error: d.lastError }, 'device');
   });
@@ -102,6 +114,8 @@ export async function startCommand(options: StartOptions): Promise<number> {
   });
   stopStatus();
   await stopping;
+  process.off('SIGINT', onSigint);
+  process.off('SIGTERM', onSigterm);
   lastOnline = new Map();
   logger.info('stopped cleanly');
   return 0;

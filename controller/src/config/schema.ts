@@ -274,6 +274,11 @@ export const configSchema = z.strictObject({
   simulation: simulationSchema.optional(),
   calendar: calendarDefaultsSchema.prefault({}),
   home_assistant: homeAssistantSchema.prefault({}),
+  /**
+   * The site's data folder (schedule, records, alerts, tokens, learned rates, spool), relative
+   * to this file; default ~/.local/state/roomctl/sites/<site id> ($XDG_STATE_HOME). `--data-dir` wins.
+   */
+  data_dir: z.string().min(1).optional(),
   /** The site's own device profiles, searched after the built-in ones; relative to this config file. */
   profiles_dir: z.string().min(1).optional(),
   /** Each room is validated on its own (roomSchema), so one bad room can be skipped at start. */

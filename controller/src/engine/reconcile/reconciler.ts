@@ -156,7 +156,8 @@ export class Reconciler {
   }
 
   private drive(d: Desire): void {
-    if (this.stopped) return;
+    // A job still running when the engine stops must hear back, or engine.stop() waits for it forever.
+    if (this.stopped) return this.settle(d, this.outcome(d, { reason: 'the engine is stopping' }));
     if (d.driving) {
       d.again = true;
       return;
