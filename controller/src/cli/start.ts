@@ -38,6 +38,7 @@ export function loadForStart(file: string, logger: Logger): Site | undefined {
     return undefined;
   }
   for (const e of result.errors) logger.warn(`config: ${e}`);
+  for (const w of result.warnings) logger.warn(`config: ${w}`);
   for (const s of result.skipped) logger.warn(`config: skipped ${s}`);
   return result.site;
 }
