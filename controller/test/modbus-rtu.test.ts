@@ -10,11 +10,10 @@ import { waitFor } from './helpers/wait.ts';
 /**
  * Modbus RTU over a real serial line: socat (Debian package; ensure-services installs
  * it) joins two pseudo-terminals; libmodbus answers as unit 7 on one end, roomctl's
- * RTU gateway opens the other at 19200 8N1. Unit 8 is configured on the same line but
- * nothing answers for it, as a unit with a cut RS-485 tap. A libmodbus slave takes the
- * frame after a request to another unit as that unit's reply and drops it (on a real
- * multi-drop line it would be), so the request after each silent try is lost: the
- * gateway's `retries: 1` is what keeps the live unit answering every poll.
+ * RTU gateway opens the other at 19200 8N1. (A second, absent unit on the line is not
+ * tried here: a libmodbus slave parses the frame after a request to another unit as that
+ * unit's reply, so a request nobody answers desynchronises it. The shared-gateway dead
+ * unit is the TCP tests' case.)
  */
 let dir: string;
 let socat: ChildProcess;
@@ -37,8 +36,8 @@ beforeAll(async () => {
   const clock = new ManualClock();
   const site = modbusSite(
     profiles.dir,
-    [`{ id: bus1, rtu: { path: ${dir}/roomctl, baud_rate: 19200 }, timeout_ms: 500, retries: 1 }`],
-    ['{ name: hvac, profile: acme-fc200, modbus: { gateway: bus1, unit: 7 } }', '{ name: cut, profile: fcu-modbus, modbus: { gateway: bus1, unit: 8 } }'],
+    [`{ id: bus1, rtu: { path: ${dir}/roomctl, baud_rate: 19200 }, timeout_ms: 500 }`],
+    ['{ name: hvac, profile: acme-fc200, modbus: { gateway: bus1, unit: 7 } }'],
   );
   t = { ...(await startModbusRig(site, { clock })), clock };
 }, 30_000);
@@ -70,17 +69,19 @@ describe('Modbus RTU over a socat pseudo-terminal pair, libmodbus on the other e
     await waitFor(() => t.state('hvac.setpoint').value === 21 && t.state('hvac.eco').value === false, 20_000, 'read-back over RTU');
   });
 
-  it('keeps polling the live unit at its period while the silent unit on the same line backs off and goes offline', async () => {
-    await waitFor(() => t.polls('cut') >= 1, 20_000, 'first try of the silent unit');
+  it('takes the unit offline after two silent polls on the line and has it back at the first poll it answers', async () => {
+    await peer.send('dead 7 1');
     const start = t.polls('hvac');
-    for (let i = 1; i <= 3; i++) {
-      await peer.send(`set 7 i 6 ${60 + i}`);
-      t.clock.advance(5000);
-      await waitFor(() => t.polls('hvac') >= start + i && t.state('hvac.valve').value === 60 + i, 20_000, `poll ${i} of the live unit`);
-    }
-    await waitFor(() => t.store.deviceHealth('R1', 'cut')?.online === false, 20_000, 'silent unit offline');
-    expect(t.device('cut').misses).toBeGreaterThanOrEqual(2);
-    expect(t.device('cut').lastError).toMatch(/unit 8 did not answer .* within 500 ms/);
+    t.clock.advance(5000);
+    await waitFor(() => t.device('hvac').misses === 1, 20_000, 'first miss');
     expect(t.store.deviceHealth('R1', 'hvac')).toMatchObject({ online: true });
+    t.clock.advance(5000);
+    await waitFor(() => t.store.deviceHealth('R1', 'hvac')?.online === false, 20_000, 'offline after the second miss');
+    expect(t.device('hvac').lastError).toMatch(/unit 7 did not answer read input 0\+10 within 500 ms/);
+    await peer.send('dead 7 0');
+    await peer.send('set 7 i 6 77');
+    t.clock.advance(10_000); // the backoff's next try (10 s after the second miss)
+    await waitFor(() => t.store.deviceHealth('R1', 'hvac')?.online === true && t.state('hvac.valve').value === 77, 20_000, 'back online');
+    expect(t.polls('hvac')).toBe(start + 3);
   });
 });

@@ -1,7 +1,7 @@
 import { ErrorCode, RoomctlError, isRoomctlError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { EventBus } from '../model/bus.ts';
-import { every, type Clock } from '../model/clock.ts';
+import type { Clock, TimerHandle } from '../model/clock.ts';
 import type { ResolvedDevice, ResolvedPoint } from '../model/devices.ts';
 import type { PointSink } from '../model/room-state.ts';
 import { checkReading } from '../model/values.ts';
@@ -40,6 +40,12 @@ export interface Job {
   timeoutMs: number;
   /** `live()` turns false once the job timed out: a multi-step job must not send its next step then. */
   send: (client: ModbusClient, cb: Callback, live: () => boolean) => void;
+  /**
+   * Poll reads: [when the poll was due, the device's place on the link]. Reads go in that
+   * order, so each unit's blocks follow each other and the units of a gateway come in
+   * the same order every period (their updates stay a period apart); without it, first.
+   */
+  order?: [number, number];
 }
 
 /** writes first, then reads, then reads of units in backoff (only when nothing else waits). */
@@ -73,10 +79,14 @@ const FUNCTION_OF = { coil: 'writeFC1', discrete: 'writeFC2', holding: 'writeFC3
 export class DevicePoller {
   readonly stats: ModbusDeviceStats = { polls: 0, errors: 0, timeouts: 0, exceptions: 0, rejected: 0, misses: 0, splits: 0 };
   readonly plan: ReadPlan;
-  private stopTimer?: () => void;
+  private timer?: TimerHandle;
+  /** When the next poll is due: start + n × poll_ms, so timer lateness never adds up into a longer period. */
+  private nextAt = 0;
   private polling = false;
   private stopped = false;
   private retryAt = 0;
+  /** When the poll in progress was due (its reads' place in the link's queue). */
+  private due = 0;
   /** Read-backs queued but not sent yet, by block: a second write to the same block shares one. */
   private readBacks = new Map<ReadBlock, Promise<void>>();
 
@@ -85,6 +95,8 @@ export class DevicePoller {
     readonly link: RequestQueue,
     private deps: { sink: PointSink; bus: EventBus; clock: Clock; logger: Logger },
     gapBridge: number | undefined,
+    /** This device's place among the devices of its link. */
+    private seq = 0,
   ) {
     this.plan = planReads(device.points, { gapBridge, layout: device.profile.modbus });
   }
@@ -100,13 +112,27 @@ export class DevicePoller {
   start(): void {
     for (const { point, reason } of this.plan.unplannable) this.reject(`modbus ${point.id}`, reason);
     if (this.plan.blocks.length === 0) return;
-    this.stopTimer = every(this.deps.clock, this.settings.pollMs, () => void this.poll());
+    this.nextAt = this.deps.clock.now();
+    this.schedule();
     void this.poll();
   }
 
   stop(): void {
     this.stopped = true;
-    this.stopTimer?.();
+    if (this.timer) this.deps.clock.clearTimeout(this.timer);
+  }
+
+  private schedule(): void {
+    const { pollMs } = this.settings;
+    const now = this.deps.clock.now();
+    this.nextAt += pollMs;
+    if (this.nextAt <= now) this.nextAt = now + pollMs - ((now - this.nextAt) % pollMs); // a stalled process skips the ticks it missed
+    const due = this.nextAt;
+    this.timer = this.deps.clock.setTimeout(() => {
+      if (this.stopped) return;
+      this.schedule();
+      void this.poll(due);
+    }, due - now);
   }
 
   /** Writes one point; a bit field is read, changed and written as one job, so no other request (ours) lands in between. */
@@ -172,10 +198,11 @@ export class DevicePoller {
     return unreachable;
   }
 
-  private async poll(): Promise<void> {
+  private async poll(due = this.deps.clock.now()): Promise<void> {
     if (this.stopped || this.polling) return; // the previous poll is still queued or running: skip this tick
     if (this.stats.misses > 0 && this.deps.clock.now() < this.retryAt) return;
     this.polling = true;
+    this.due = due;
     let answered = 0;
     let slowestMs = 0;
     try {
@@ -213,7 +240,7 @@ export class DevicePoller {
 
   /** One read; a unit in backoff is probed at low priority, a healthy one's timeout is retried `retries` times. */
   private async read(block: ReadBlock, first: boolean): Promise<{ result: unknown; rttMs: number }> {
-    const job = readJob(this.unit, block, this.settings.timeoutMs);
+    const job = { ...readJob(this.unit, block, this.settings.timeoutMs), order: [this.due, this.seq] as [number, number] };
     const inBackoff = this.stats.misses > 0;
     for (let attempt = 0; ; attempt++) {
       try {

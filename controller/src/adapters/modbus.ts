@@ -106,8 +106,9 @@ class LinkConnection implements RequestQueue {
   request(job: Job, priority: Priority): Promise<{ result: unknown; rttMs: number }> {
     return new Promise((resolve, reject) => {
       if (this.state !== 'open' && this.state !== 'connecting') return reject(notConnected(`no connection to ${this.label}${this.state === 'stopped' ? ' (adapter stopped)' : ''}`));
-      const queue = priority === 'write' ? this.writes : priority === 'read' ? this.reads : this.probes;
-      queue.push({ ...job, resolve, reject });
+      const queued = { ...job, resolve, reject };
+      if (priority === 'read') insertInOrder(this.reads, queued);
+      else (priority === 'write' ? this.writes : this.probes).push(queued);
       this.pump();
     });
   }
@@ -154,7 +155,9 @@ class LinkConnection implements RequestQueue {
         this.stats.timeouts++;
         if (++this.timeoutsInARow >= RECYCLE_AFTER_TIMEOUTS) return this.recycle();
       } else if (err?.code !== ErrorCode.ModbusNotConnected) this.timeoutsInARow = 0;
-      this.pump();
+      // Not at once: the poller just answered queues its next block in a microtask, and that
+      // block goes first (its order); pumping now would send the next unit's read before it.
+      setImmediate(() => this.pump());
     };
     const timer = unref(setTimeout(() => finish(new RoomctlError(ErrorCode.ModbusTimeout, `unit ${job.unit} did not answer ${job.what} within ${job.timeoutMs} ms`, { unit: job.unit, link: this.link.key })), job.timeoutMs));
     this.abortInFlight = (e) => finish(e);
@@ -272,6 +275,18 @@ class LinkConnection implements RequestQueue {
   }
 }
 
+/** Poll reads by (due, place); reads without an order (a write's read-back) before them, in arrival order. */
+function insertInOrder(queue: QueuedJob[], job: QueuedJob): void {
+  const key = job.order ?? [-Infinity, 0];
+  let i = queue.length;
+  while (i > 0) {
+    const other = queue[i - 1]!.order ?? [-Infinity, 0];
+    if (other[0] < key[0] || (other[0] === key[0] && other[1] <= key[1])) break;
+    i--;
+  }
+  queue.splice(i, 0, job);
+}
+
 /** Closes a client's port; TCP sockets are destroyed at once, serial ports are closed (bounded wait). */
 function destroy(client: Client): Promise<void> {
   return new Promise((resolve) => {
@@ -303,13 +318,16 @@ export class ModbusAdapter implements DeviceAdapter {
 
   async start(): Promise<void> {
     const backoff = { min: this.options.reconnectMinMs ?? 250, max: this.options.reconnectMaxMs ?? 15000 };
+    const places = new Map<LinkConnection, number>();
     for (const device of this.devices) {
       if (!device.modbus) continue;
       const { link } = device.modbus;
       let conn = this.links.get(link.key);
       if (!conn) this.links.set(link.key, (conn = new LinkConnection(link, this.logger, backoff)));
       const deps = { sink: this.sink, bus: this.bus, clock: this.clock, logger: this.logger };
-      this.pollers.set(deviceKey(device.room, device.name), new DevicePoller(device, conn, deps, this.options.gapBridge));
+      const place = (places.get(conn) ?? 0) + 1;
+      places.set(conn, place);
+      this.pollers.set(deviceKey(device.room, device.name), new DevicePoller(device, conn, deps, this.options.gapBridge, place));
     }
     for (const conn of this.links.values()) conn.start();
     for (const poller of this.pollers.values()) poller.start();
