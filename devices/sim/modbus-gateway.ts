@@ -64,8 +64,10 @@ export class ModbusGateway {
       try {
         cb(null, fn(u));
       } catch (err) {
-        if (err instanceof ModbusException) cb(err);
-        else cb(Object.assign(new Error(String(err)), { modbusErrorCode: 0x04 }));
+        // With an empty value list: ServerTCP reads values[i] of a multi-register answer before it
+        // looks at the error, and without one answers every refusal as exception 4 (device failure).
+        if (err instanceof ModbusException) cb(err, []);
+        else cb(Object.assign(new Error(String(err)), { modbusErrorCode: 0x04 }), []);
       }
     };
     const range = (addr: number, length: number, read: (a: number) => number) => Array.from({ length }, (_, i) => read(addr + i));

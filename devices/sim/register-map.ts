@@ -4,7 +4,7 @@ import { pointKey, type SimDevice } from './sim-device.ts';
 
 /**
  * A Modbus unit's register tables, built from its profile's point mappings
- * (table, address, type, scale, offset, word order, enum) rather than from a
+ * (table, address, type, scale, offset, byte and word order, bits, enum) rather than from a
  * hand-written layout, so the simulator answers exactly what the profile
  * promises. Reads encode the model's current value; writes decode into a model
  * command. Problems are Modbus exception codes, as a real unit answers.
@@ -24,14 +24,24 @@ export class ModbusException extends Error {
 interface Slot {
   point: ResolvedPoint;
   key: string;
-  /** Index of this register within the point (0 or 1 for 32-bit types). */
+  /** Index of this register within the point (0..3 for 32/64-bit types). */
   word: number;
+  /** A bit field of the register: which bits, counted in the register's own (byte-order corrected) value. */
+  field?: { from: number; mask: number };
 }
 
-const wordsOf = (type: string) => (type === 'int32' || type === 'uint32' || type === 'float32' ? 2 : 1);
+const WIDTH: Record<string, number> = { int16: 1, uint16: 1, int32: 2, uint32: 2, float32: 2, int64: 4, uint64: 4, float64: 4 };
+const swap16 = (w: number) => ((w & 0xff) << 8) | ((w >> 8) & 0xff);
+
+function fieldOf(m: NonNullable<ResolvedPoint['modbus']>): Slot['field'] {
+  if (m.bit !== undefined) return { from: m.bit, mask: 1 << m.bit };
+  if (m.bits) return { from: m.bits[0], mask: ((1 << (m.bits[1] - m.bits[0] + 1)) - 1) << m.bits[0] };
+  return undefined;
+}
 
 export class RegisterMap {
-  private slots: Record<Table, Map<number, Slot>> = { holding: new Map(), input: new Map(), coil: new Map(), discrete: new Map() };
+  /** Several slots share an address where points are bits of one register. */
+  private slots: Record<Table, Map<number, Slot[]>> = { holding: new Map(), input: new Map(), coil: new Map(), discrete: new Map() };
 
   constructor(
     private model: SimDevice,
@@ -41,69 +51,96 @@ export class RegisterMap {
     for (const point of model.device.points) {
       const m = point.modbus;
       if (!m) continue;
-      const n = m.table === 'coil' || m.table === 'discrete' ? 1 : wordsOf(m.type);
-      for (let w = 0; w < n; w++) this.slots[m.table].set(m.address + w, { point, key: pointKey(model.device, point.id), word: w });
+      const field = fieldOf(m);
+      const n = m.table === 'coil' || m.table === 'discrete' || field ? 1 : (WIDTH[m.type] ?? 1);
+      for (let w = 0; w < n; w++) {
+        const at = this.slots[m.table].get(m.address + w) ?? [];
+        at.push({ point, key: pointKey(model.device, point.id), word: w, field });
+        this.slots[m.table].set(m.address + w, at);
+      }
     }
   }
 
   readWord(table: 'holding' | 'input', address: number): number {
-    const slot = this.slot(table, address);
-    return this.encode(slot.point, this.model.read(slot.key))[slot.word]!;
+    const slots = this.slotsAt(table, address);
+    const whole = slots.find((s) => !s.field);
+    if (whole) return this.encode(whole.point, this.model.read(whole.key))[whole.word]!;
+    // A register of bit fields: each point's bits in place, then the register's byte order.
+    let word = 0;
+    for (const s of slots) word |= (this.rawOf(s.point, this.model.read(s.key)) << s.field!.from) & s.field!.mask;
+    return slots[0]!.point.modbus!.byte_order === 'little' ? swap16(word) : word;
   }
 
   readBit(table: 'coil' | 'discrete', address: number): boolean {
-    const slot = this.slot(table, address);
-    return this.model.read(slot.key) === true;
+    const [slot] = this.slotsAt(table, address);
+    return this.model.read(slot!.key) === true;
   }
 
   writeBit(address: number, value: boolean): void {
-    const slot = this.slot('coil', address);
-    if (!this.model.write(slot.key, value)) throw new ModbusException(SERVER_DEVICE_FAILURE, `unit refused ${slot.key}`);
+    const [slot] = this.slotsAt('coil', address);
+    if (!this.model.write(slot!.key, value)) throw new ModbusException(SERVER_DEVICE_FAILURE, `unit refused ${slot!.key}`);
     this.onWrite();
   }
 
-  /** FC6/FC16: words starting at an address; a 32-bit point may be written half at a time. */
+  /** FC6/FC16: words starting at an address; a 32-bit point may be written half at a time, a bit field with its register. */
   writeWords(address: number, words: number[]): void {
     const pending = new Map<string, { point: ResolvedPoint; key: string; raw: number[] }>();
+    const fields: { key: string; value: PointValue }[] = [];
     words.forEach((word, i) => {
-      const slot = this.slot('holding', address + i);
-      let entry = pending.get(slot.key);
-      if (!entry) {
-        entry = { point: slot.point, key: slot.key, raw: this.encode(slot.point, this.model.read(slot.key)) };
-        pending.set(slot.key, entry);
+      for (const slot of this.slotsAt('holding', address + i)) {
+        if (slot.field) {
+          // Only the fields a write changed: the other bits come back as they were read (read-only ones included).
+          const logical = slot.point.modbus!.byte_order === 'little' ? swap16(word & 0xffff) : word & 0xffff;
+          const value = this.decodeRaw(slot.point, (logical & slot.field.mask) >>> slot.field.from);
+          if (value !== this.model.read(slot.key)) fields.push({ key: slot.key, value });
+          continue;
+        }
+        let entry = pending.get(slot.key);
+        if (!entry) {
+          entry = { point: slot.point, key: slot.key, raw: this.encode(slot.point, this.model.read(slot.key)) };
+          pending.set(slot.key, entry);
+        }
+        entry.raw[slot.word] = word & 0xffff;
       }
-      entry.raw[slot.word] = word & 0xffff;
     });
     // Decode everything first: a request with one bad value changes nothing.
-    const decoded = [...pending.values()].map(({ point, key, raw }) => ({ key, value: this.decode(point, raw) }));
+    const decoded = [...[...pending.values()].map(({ point, key, raw }) => ({ key, value: this.decode(point, raw) })), ...fields];
     for (const { key, value } of decoded) if (!this.model.write(key, value)) throw new ModbusException(SERVER_DEVICE_FAILURE, `unit refused ${key}`);
     this.onWrite();
   }
 
-  private slot(table: Table, address: number): Slot {
-    const slot = this.slots[table].get(address);
-    if (!slot) throw new ModbusException(ILLEGAL_DATA_ADDRESS, `no ${table} register ${address}`);
-    return slot;
+  private slotsAt(table: Table, address: number): Slot[] {
+    const slots = this.slots[table].get(address);
+    if (!slots?.length) throw new ModbusException(ILLEGAL_DATA_ADDRESS, `no ${table} register ${address}`);
+    return slots;
   }
 
-  /** Point value → register words (in the wire's word order). */
+  /** A point value as its raw register number (before scale inversion is rounded or ordered). */
+  private rawOf(point: ResolvedPoint, value: PointValue | undefined): number {
+    const m = point.modbus!;
+    if (value === undefined) return 0;
+    if (point.def.type === 'enum') {
+      const entry = Object.entries(m.enum ?? {}).find(([, v]) => v === value);
+      return entry ? Number(entry[0]) : 0;
+    }
+    if (typeof value === 'boolean') return value ? 1 : 0;
+    return Math.round((Number(value) - m.offset) / m.scale);
+  }
+
+  /** Point value → register words (in the wire's word and byte order). */
   encode(point: ResolvedPoint, value: PointValue | undefined): number[] {
     const m = point.modbus!;
-    let raw: number;
-    if (value === undefined) raw = 0;
-    else if (point.def.type === 'enum') {
-      const entry = Object.entries(m.enum ?? {}).find(([, v]) => v === value);
-      raw = entry ? Number(entry[0]) : 0;
-    } else if (typeof value === 'boolean') raw = value ? 1 : 0;
-    else raw = (Number(value) - m.offset) / m.scale;
-    const words = toWords(m.type, raw);
-    return m.word_order === 'little' && words.length === 2 ? [words[1]!, words[0]!] : words;
+    const raw = m.type.startsWith('float') && typeof value === 'number' ? (value - m.offset) / m.scale : this.rawOf(point, value);
+    return toWire(toWords(m.type, raw), m.word_order, m.byte_order);
   }
 
   decode(point: ResolvedPoint, wire: number[]): PointValue {
     const m = point.modbus!;
-    const words = m.word_order === 'little' && wire.length === 2 ? [wire[1]!, wire[0]!] : wire;
-    const raw = fromWords(m.type, words);
+    return this.decodeRaw(point, fromWords(m.type, toWire(wire, m.word_order, m.byte_order)));
+  }
+
+  private decodeRaw(point: ResolvedPoint, raw: number): PointValue {
+    const m = point.modbus!;
     if (point.def.type === 'enum') {
       const value = m.enum?.[String(raw)];
       if (value === undefined) throw new ModbusException(ILLEGAL_DATA_VALUE, `${raw} is not a value of ${point.id}`);
@@ -115,6 +152,12 @@ export class RegisterMap {
       throw new ModbusException(ILLEGAL_DATA_VALUE, `${value} is outside ${point.id}'s range`);
     return value;
   }
+}
+
+/** Big-endian words ↔ the wire: registers reversed for little word order, bytes swapped for little byte order (its own inverse). */
+function toWire(words: number[], wordOrder: string | undefined, byteOrder: string | undefined): number[] {
+  const ws = wordOrder === 'little' ? [...words].reverse() : [...words];
+  return byteOrder === 'little' ? ws.map(swap16) : ws;
 }
 
 function toWords(type: string, raw: number): number[] {
@@ -133,6 +176,15 @@ function toWords(type: string, raw: number): number[] {
       const b = Buffer.alloc(4);
       b.writeFloatBE(raw);
       return [b.readUInt16BE(0), b.readUInt16BE(2)];
+    }
+    case 'int64':
+    case 'uint64':
+    case 'float64': {
+      const b = Buffer.alloc(8);
+      if (type === 'float64') b.writeDoubleBE(raw);
+      else if (type === 'int64') b.writeBigInt64BE(BigInt(Math.round(raw)));
+      else b.writeBigUInt64BE(BigInt(Math.max(0, Math.round(raw))));
+      return [0, 2, 4, 6].map((o) => b.readUInt16BE(o));
     }
     default:
       throw new Error(`unknown register type ${type}`);
@@ -154,6 +206,13 @@ function fromWords(type: string, words: number[]): number {
       b.writeUInt16BE(words[0]!, 0);
       b.writeUInt16BE(words[1]!, 2);
       return b.readFloatBE(0);
+    }
+    case 'int64':
+    case 'uint64':
+    case 'float64': {
+      const b = Buffer.alloc(8);
+      words.slice(0, 4).forEach((w, i) => b.writeUInt16BE(w, i * 2));
+      return type === 'float64' ? b.readDoubleBE(0) : Number(type === 'int64' ? b.readBigInt64BE(0) : b.readBigUInt64BE(0));
     }
     default:
       throw new Error(`unknown register type ${type}`);
