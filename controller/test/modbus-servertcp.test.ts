@@ -12,7 +12,8 @@ import { freePort, waitFor } from './helpers/wait.ts';
  * ground against an independent implementation). Each unit is plain register memory;
  * `refuse` answers exception 2 to any read covering that address, `fc6` false answers
  * FC6 with exception 1 as an FC16-only unit does, `quietMs` makes the gateway drop a
- * request that comes sooner than that after its last answer. A tap on the server's
+ * request that comes sooner than that after its last answer, `dropEvery` loses every
+ * n-th request to a unit. A tap on the server's
  * sockets records every request frame.
  */
 interface Unit {
@@ -21,6 +22,9 @@ interface Unit {
   dead?: boolean;
   refuse?: { table: 'holding' | 'input'; address: number };
   fc6?: boolean;
+  /** Drop every n-th request to this unit (a line that loses frames). */
+  dropEvery?: number;
+  seen?: number;
 }
 type Cb = (err: unknown, value?: unknown) => void;
 
@@ -40,6 +44,8 @@ class Gateway {
     const answer = (id: number, produce: (u: Unit) => unknown, cb: Cb, refusedIf?: (u: Unit) => boolean) => {
       const u = this.units.get(id);
       if (!u || u.dead) return;
+      u.seen = (u.seen ?? 0) + 1;
+      if (u.dropEvery && u.seen % u.dropEvery === 0) return;
       if (this.quietMs && performance.now() - this.lastAnswer < this.quietMs) return void this.dropped++; // too soon: a gateway that needs rest
       this.lastAnswer = performance.now();
       if (refusedIf?.(u)) return cb({ modbusErrorCode: 2 }, []);
@@ -109,6 +115,10 @@ async function rig(units: Record<number, Unit>, devices: string[], gatewayOption
   cleanups.push(() => r.stop());
   return { ...r, gw, clock };
 }
+async function cycle(t: { clock: ManualClock; polls: (name: string) => number }, expected: Record<string, number>) {
+  t.clock.advance(5000);
+  for (const [name, n] of Object.entries(expected)) await waitFor(() => t.polls(name) >= n, 15_000, `${name} poll ${n}`);
+}
 const dev = (name: string, unit: number, profile = 'acme-fc200') => `{ name: ${name}, profile: ${profile}, modbus: { gateway: gw, unit: ${unit} } }`;
 
 describe('issue 12 against modbus-serial ServerTCP', () => {
@@ -142,6 +152,25 @@ describe('issue 12 against modbus-serial ServerTCP', () => {
     // Control: the same gateway without pacing drops the back-to-back requests of one poll.
     const unpaced = await rig(units, [dev('a', 1), dev('b', 2)], ', timeout_ms: 300', 150);
     await waitFor(() => unpaced.gw.dropped > 0 && unpaced.device('a').timeouts + unpaced.device('b').timeouts > 0, 30_000, 'dropped requests, unpaced');
+  });
+});
+
+describe('retries', () => {
+  it('repeats a lost request at once for a unit with retries, which stays online, where the same line without retries counts misses', async () => {
+    const lossy = () => ({ input: [215, 40, 1, 0x86a0], holding: [220, 1, 2], dropEvery: 2 });
+    const devices = ['{ name: steady, profile: fcu-modbus, modbus: { gateway: gw, unit: 1, retries: 1 } }', '{ name: plain, profile: fcu-modbus, modbus: { gateway: gw, unit: 2 } }'];
+    const t = await rig({ 1: lossy(), 2: lossy() }, devices, ', timeout_ms: 200');
+    await waitFor(() => t.polls('steady') >= 1 && t.polls('plain') >= 1, 15_000, 'first polls');
+    await cycle(t, { steady: 2, plain: 2 });
+    await cycle(t, { steady: 3, plain: 2 }); // plain: two misses (t = 0, 5), its next try is at t = 15
+    // Every second request lost: steady repeats each at once and reads all 4 blocks every poll.
+    expect(t.good('steady')).toBe(true);
+    expect(t.device('steady').misses).toBe(0);
+    expect(t.device('steady').timeouts).toBe(t.gw.of(1).length - 3 * 4);
+    expect(t.device('steady').timeouts).toBeGreaterThanOrEqual(9);
+    // plain loses one request in each of its polls: two misses, offline
+    expect(t.store.deviceHealth('R1', 'plain')).toMatchObject({ online: false });
+    expect(t.store.deviceHealth('R1', 'steady')).toMatchObject({ online: true });
   });
 });
 
