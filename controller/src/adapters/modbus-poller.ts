@@ -106,7 +106,8 @@ export class DevicePoller {
   }
 
   private get settings() {
-    return this.device.modbus!;
+    const m = this.device.modbus!;
+    return { ...m, timeoutMs: m.timeoutMs ?? m.link.timeoutMs };
   }
 
   start(): void {

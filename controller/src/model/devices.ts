@@ -27,7 +27,7 @@ export interface ModbusLink {
   key: string;
   tcp?: { host: string; port: number };
   rtu?: { path: string; baud_rate: number; parity: 'none' | 'even' | 'odd'; data_bits: 7 | 8; stop_bits: 1 | 2 };
-  /** Connect timeout base; each request has its device's own timeout. */
+  /** Request timeout of the devices on this link that have none of their own; also the connect timeout's base. */
   timeoutMs: number;
   /** Pause between one answer and the next request (gateways that need rest between frames). */
   requestGapMs?: number;
@@ -42,8 +42,11 @@ export interface ResolvedDevice {
   covers?: 'site' | string[];
   points: ResolvedPoint[];
   mqtt?: { base: string; availability?: { topic: string; path: string[]; online: unknown; offline: unknown } };
-  /** timeoutMs/retries/offlineAfter: the device's own, else its gateway's, else the defaults (1000 ms, 0, 2). */
-  modbus?: { link: ModbusLink; unit: number; pollMs: number; timeoutMs: number; retries: number; offlineAfter: number };
+  /**
+   * timeoutMs: the device's own request timeout (else its link's, see ModbusLink);
+   * retries/offlineAfter: the device's own, else its gateway's, else the defaults (0, 2).
+   */
+  modbus?: { link: ModbusLink; unit: number; pollMs: number; timeoutMs?: number; retries: number; offlineAfter: number };
 }
 
 const DEFAULT_MODBUS_TIMEOUT_MS = 1000;
@@ -121,7 +124,8 @@ export function resolveDevice(room: string, device: DeviceConfig, profile: Devic
       link,
       unit: m.unit,
       pollMs: m.poll_ms ?? profile.poll_ms,
-      timeoutMs: m.timeout_ms ?? gw?.timeout_ms ?? DEFAULT_MODBUS_TIMEOUT_MS,
+      // Only the device's own: without it a request takes its link's timeout (which a simulated day shortens).
+      timeoutMs: m.timeout_ms,
       retries: m.retries ?? gw?.retries ?? 0,
       offlineAfter: m.offline_after ?? gw?.offline_after ?? DEFAULT_OFFLINE_AFTER,
     };
