@@ -351,11 +351,6 @@ export class ModbusAdapter implements DeviceAdapter {
     this.logger.debug({ device: `${point.room}/${point.device}`, point: point.id, commandId }, 'modbus write done');
   }
 
-  /** Devices that missed their last poll(s), for /healthz: in backoff, offline once they reach offline_after. */
-  degraded(): { device: string; misses: number; lastError?: string }[] {
-    return [...this.pollers].filter(([, p]) => p.stats.misses > 0).map(([key, p]) => ({ device: key, misses: p.stats.misses, lastError: p.stats.lastError }));
-  }
-
   stats(): ModbusAdapterStats {
     const links: ModbusAdapterStats['links'] = {};
     for (const [key, conn] of this.links) links[key] = { ...conn.stats };
