@@ -51,6 +51,16 @@ const REMEMBERED_COMMAND_IDS = 200;
 
 export class MqttDeviceLink {
   private client: MqttClient | undefined;
+  /**
+   * While the device is cut off (device_offline, a reboot) a stand-in subscriber with the
+   * device's login takes the commands the controller still sends before it hears the last
+   * will, and counts them as delivered-and-lost: the broker drops them for the absent
+   * device, so without it a settle would wait for them until the device came back (every
+   * timer batch of the rest of the day gave up after 10 s: fault days took hours).
+   */
+  private ghost: MqttClient | undefined;
+  /** The device's own connection is up and subscribed: it takes (and counts) commands. */
+  private live = false;
   private states = new Map<string, StateTopic>();
   private commands = new Map<string, CommandEntry[]>();
   private seenIds = new Set<string>();
@@ -116,7 +126,10 @@ export class MqttDeviceLink {
     // device answers at once, and a stepped clock relies on prompt delivery.
     client.on('connect', () => (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true));
     client.on('error', () => {}); // reconnects on its own; the broker going away is not a device fault
-    client.on('message', (topic, payload) => this.onMessage(topic, payload));
+    client.on('message', (topic, payload) => {
+      // A closing or not yet subscribed connection's commands are the stand-in's to count.
+      if (this.live && this.client === client) this.onMessage(topic, payload);
+    });
     client.on('connect', () => {
       if (availability) this.publish(availability.topic, availabilityPayload(availability.path, availability.online));
     });
@@ -142,12 +155,33 @@ export class MqttDeviceLink {
       client.on('error', fail);
     });
     if (this.commands.size > 0) await client.subscribeAsync([...this.commands.keys()], { qos: 1 });
+    this.live = true;
     this.publishDue(now, true);
+  }
+
+  /** Subscribes the stand-in (before the device's own connection is cut, so no command slips past both). */
+  private async startGhost(): Promise<void> {
+    if (this.ghost || this.commands.size === 0) return;
+    const ghost = mqtt.connect(this.opts.brokerUrl, { clientId: `${this.opts.clientId}-cut`, username: this.opts.username, password: this.opts.password, clean: true, reconnectPeriod: 1000 });
+    this.ghost = ghost;
+    ghost.on('error', () => {});
+    ghost.on('message', () => {
+      if (!this.live) this.opts.stats.commands++;
+    });
+    await ghost.subscribeAsync([...this.commands.keys()], { qos: 1 }).catch(() => {});
+  }
+
+  private async stopGhost(): Promise<void> {
+    const ghost = this.ghost;
+    this.ghost = undefined;
+    await ghost?.endAsync(true).catch(() => {});
   }
 
   /** Says goodbye (availability offline, retained) and disconnects. */
   async stop(): Promise<void> {
+    await this.stopGhost();
     const client = this.client;
+    this.live = false;
     this.client = undefined;
     if (!client) return;
     const availability = this.model.device.mqtt?.availability;
@@ -159,7 +193,9 @@ export class MqttDeviceLink {
   /** Fault `device_offline`: the connection drops (the broker publishes the last will); clearing reconnects. */
   async setOffline(offline: boolean, now: number): Promise<void> {
     if (offline && this.client) {
+      await this.startGhost();
       const client = this.client;
+      this.live = false;
       this.client = undefined;
       await client.endAsync(true).catch(() => {});
       this.dropInFlight();
@@ -173,6 +209,7 @@ export class MqttDeviceLink {
     } else if (!offline && !this.client) {
       for (const t of this.states.values()) t.last = undefined;
       await this.start(now);
+      await this.stopGhost();
     }
   }
 
