@@ -11,7 +11,7 @@ import { VirtualClock } from '../src/model/virtual-clock.ts';
  * Expected values here are worked out by hand from the model in optimal-start.ts: the unit's
  * pull (°C/min) as a step curve of the distance from its setpoint, less the free drift
  * working against it; a pull-down takes Σ (°C of each step) / (pull − drift) minutes;
- * the decision aims 0.3 °C inside the band edge, lead 5 min + 5 % of the pull-down; cold start: 30 min + 30 min per °C to close, at most 180 (the whole evaluation window).
+ * the decision aims 0.3 °C inside the band edge, lead 8 min + 15 % of the pull-down; cold start: 30 min + 30 min per °C to close, at most 180 (the whole evaluation window).
  * The rooms are test data, not a mocked peer: readings as a sensor would send them, at
  * rates of a quarter or an eighth of a degree a minute so that every sample is exact.
  */
@@ -163,15 +163,15 @@ describe('optimal start: the decision', () => {
     return learner;
   };
 
-  it('P5: a learned room starts so it enters the band 5 min + 5 % of the pull-down before the readiness check', () => {
+  it('P5: a learned room starts so it enters the band 8 min + 15 % of the pull-down before the readiness check', () => {
     const learner = learned();
-    // 27 → 23.7 °C at 0.25 °C/min = 13.2 min, + 5 + 0.66 lead = 18.86 min: the latest whole minute is 19 min before T-15.
+    // 27 → 23.7 °C at 0.25 °C/min = 13.2 min, + 8 + 1.98 lead = 23.18 min: the latest whole minute is 24 min before T-15.
     const first = decideHvacStart(learner, { room: 'R1', now: readyAt - 180 * MIN, readyAt, temperature: 27, band: SUMMER });
-    expect(first).toMatchObject({ action: 'wait', at: readyAt - 165 * MIN, startAt: readyAt - 19 * MIN, minutesNeeded: 19, direction: 'cool', setpoint: 23, learned: true });
-    // Looked at again halfway to the start once it is near: from 30 min before T-15, at 24.5.
-    expect(decideHvacStart(learner, { room: 'R1', now: readyAt - 30 * MIN, readyAt, temperature: 27, band: SUMMER })).toMatchObject({ action: 'wait', at: readyAt - 24.5 * MIN, startAt: readyAt - 19 * MIN });
-    const start = decideHvacStart(learner, { room: 'R1', now: readyAt - 19 * MIN, readyAt, temperature: 27, band: SUMMER });
-    expect(start).toMatchObject({ action: 'start', at: readyAt - 19 * MIN, startAt: readyAt - 19 * MIN, direction: 'cool', learned: true });
+    expect(first).toMatchObject({ action: 'wait', at: readyAt - 165 * MIN, startAt: readyAt - 24 * MIN, minutesNeeded: 24, direction: 'cool', setpoint: 23, learned: true });
+    // Looked at again halfway to the start once it is near: from 30 min before T-15, at 27.
+    expect(decideHvacStart(learner, { room: 'R1', now: readyAt - 30 * MIN, readyAt, temperature: 27, band: SUMMER })).toMatchObject({ action: 'wait', at: readyAt - 27 * MIN, startAt: readyAt - 24 * MIN });
+    const start = decideHvacStart(learner, { room: 'R1', now: readyAt - 24 * MIN, readyAt, temperature: 27, band: SUMMER });
+    expect(start).toMatchObject({ action: 'start', at: readyAt - 24 * MIN, startAt: readyAt - 24 * MIN, direction: 'cool', learned: true });
     // The same room in winter has not been learned: the cold-start lead (14 → 18.3 °C: 30 + 30 · 4.3 = 159 min).
     const winter = decideHvacStart(learner, { room: 'R1', now: JAN_13 - 180 * MIN, readyAt: JAN_13, temperature: 14, band: WINTER });
     expect(winter).toMatchObject({ direction: 'heat', learned: false, minutesNeeded: 159, startAt: JAN_13 - 159 * MIN, setpoint: 20 });
@@ -184,31 +184,31 @@ describe('optimal start: the decision', () => {
     const now = readyAt - 180 * MIN;
     // The room's mean is 27 °C; the first unit's sensor reads it 0.5 °C high. When the mean reaches
     // 23.7 it reads 24.2, short of the throttling: 4.5 → 1.2 °C from the setpoint at 0.25 = 13.2 min,
-    // + 5.66 lead = 18.86 → 19 min before T-15 (with no offset: 10.5 + (1.375 − 0.7) / 0.125 = 15.9, + 5.795 → 22 min).
+    // + 9.98 lead = 23.18 → 24 min before T-15 (with no offset: 10.5 + (1.375 − 0.7) / 0.125 = 15.9, + 10.385 → 27 min).
     learner.observe('R1', { ts: now, temperature: 27.5, hvacOn: false });
-    expect(decideHvacStart(learner, { room: 'R1', now, readyAt, temperature: 27, band: SUMMER })).toMatchObject({ startAt: readyAt - 19 * MIN, learned: true });
+    expect(decideHvacStart(learner, { room: 'R1', now, readyAt, temperature: 27, band: SUMMER })).toMatchObject({ startAt: readyAt - 24 * MIN, learned: true });
     learner.observe('R1', { ts: now, temperature: 27, hvacOn: false });
-    expect(decideHvacStart(learner, { room: 'R1', now, readyAt, temperature: 27, band: SUMMER })).toMatchObject({ startAt: readyAt - 22 * MIN, learned: true });
+    expect(decideHvacStart(learner, { room: 'R1', now, readyAt, temperature: 27, band: SUMMER })).toMatchObject({ startAt: readyAt - 27 * MIN, learned: true });
   });
 
   it('P5: a room warming in the sun while it waits is started earlier, from where it will be', () => {
     const learner = learned();
     const now = readyAt - 180 * MIN;
     for (let m = 30; m >= 0; m--) learner.observe('R1', { ts: now - m * MIN, temperature: 26 - 0.05 * m, hvacOn: false });
-    // Starting s min from now: from 26 + 0.05·s, netting 0.2 °C/min to 23.7: s + 1.05·(2.3 + 0.05·s)/0.2 + 5 ≤ 180
-    // → 1.2625·s ≤ 162.925 → s = 129 (then 32.45 °C, 43.75 min pull-down + 7.1875 lead = 50.9375 min).
+    // Starting s min from now: from 26 + 0.05·s, netting 0.2 °C/min to 23.7: s + 1.15·(2.3 + 0.05·s)/0.2 + 8 ≤ 180
+    // → 1.2875·s ≤ 158.775 → s = 123 (then 32.15 °C, 42.25 min pull-down + 14.3375 lead = 56.5875 min).
     const d = decideHvacStart(learner, { room: 'R1', now, readyAt, temperature: 26, band: SUMMER });
-    expect(d).toMatchObject({ action: 'wait', startAt: now + 129 * MIN, minutesNeeded: 51, direction: 'cool', learned: true });
+    expect(d).toMatchObject({ action: 'wait', startAt: now + 123 * MIN, minutesNeeded: 57, direction: 'cool', learned: true });
   });
 
-  it('P5: a room in band but drifting out of it is started 5 minutes before it would leave', () => {
+  it('P5: a room in band but drifting out of it is started 8 minutes before it would leave', () => {
     const learner = new ThermalLearner({ seasonOf });
     const now = JAN_13 - 30 * MIN;
     for (let m = 30; m >= 0; m--) learner.observe('R1', { ts: now - m * MIN, temperature: 19 + 0.0625 * m, hvacOn: false });
     // 19 °C, cooling 0.0625 °C/min: below 18.3 after 11.2 min. Not learned, so letting it drift out
-    // costs 30 + 30 per °C: too long for the half hour left. HVAC starts at s = 6 (in band at 6 + 5 = 11).
+    // costs 30 + 30 per °C: too long for the half hour left. HVAC starts at s = 3 (in band at 3 + 8 = 11).
     const d = decideHvacStart(learner, { room: 'R1', now, readyAt: JAN_13, temperature: 19, band: WINTER });
-    expect(d).toMatchObject({ action: 'wait', startAt: now + 6 * MIN, direction: 'hold' });
+    expect(d).toMatchObject({ action: 'wait', startAt: now + 3 * MIN, direction: 'hold' });
   });
 
   it('P5: until a room is learned it uses a generous cold-start lead: 30 min + 30 min per °C, at most 180', () => {
@@ -300,7 +300,7 @@ describe('optimal start: mornings of a simulated room', () => {
     expect(days[0]!.minutesBeforeReady).toBeGreaterThanOrEqual(60);
     for (const d of days.slice(1)) {
       expect(d.decision.learned).toBe(true);
-      // In band by T-15 (the aim: 5 min + 5 % of the pull-down before it), and not an hour early.
+      // In band by T-15 (the aim: 8 min + 15 % of the pull-down before it), and not an hour early.
       expect(d.enteredBandBeforeReady).toBeGreaterThanOrEqual(1);
       expect(d.enteredBandBeforeReady).toBeLessThanOrEqual(20);
       expect(d.minutesBeforeReady).toBeLessThan(days[0]!.minutesBeforeReady);

@@ -37,9 +37,14 @@ export const COLD_START_MINUTES_PER_C = 30;
 // As long as the evaluation window: a room far from its band (a hall after a winter night with its
 // fan-coils off) may need all of it, and until learned nothing says it needs less.
 export const COLD_START_MAX_MINUTES = MAX_PRECONDITION_MINUTES;
-/** Learned: aim to be in band this long before the readiness check, plus LEAD_FRACTION of the predicted pull-down. */
-export const LEAD_MINUTES = 5;
-export const LEAD_FRACTION = 0.05;
+/**
+ * Learned: aim to be in band this long before the readiness check, plus LEAD_FRACTION of the
+ * predicted pull-down. 5 min + 5 % left a vip3 room 0.8 °C out at T-15 on a hotter afternoon
+ * than the one it learned from (its AV on from T-120 adds load); 8 + 15 % kept every demo
+ * meeting in band after a day of learning, ~13 min before T-15 (bench:schedule).
+ */
+export const LEAD_MINUTES = 8;
+export const LEAD_FRACTION = 0.15;
 /**
  * Aim this far inside the band edge (at most a fifth of the band). The decision sees the
  * room's mean temperature; the readiness check wants every unit's sensor in band, and they
@@ -376,8 +381,8 @@ export interface HvacStartDecision {
  * The room drifts while it waits (a summer room in the sun warms): if HVAC starts s minutes
  * from now, it starts from T + d·s, where d is the free drift when it moves the room away
  * from the band's middle (a drift toward it is not counted on). The start is the latest s
- * with s + pull-down(T + d·s) + lead ≤ minutes to the readiness check; lead = 5 min + 5 % of
- * the pull-down, so the room is in band some 5–10 minutes before T-15. Until learned, the
+ * with s + pull-down(T + d·s) + lead ≤ minutes to the readiness check; lead = 8 min + 15 % of
+ * the pull-down, so the room is in band some 8–15 minutes before T-15. Until learned, the
  * pull-down plus lead is the cold-start lead. Starting a room tells the learner to learn this run.
  */
 export function decideHvacStart(learner: ThermalLearner, input: HvacStartInput): HvacStartDecision {
