@@ -61,6 +61,8 @@ export class MqttDeviceLink {
   private ghost: MqttClient | undefined;
   /** The device's own connection is up and subscribed: it takes (and counts) commands. */
   private live = false;
+  /** Being cut off: from that instant it publishes nothing (a rebooted model must not be heard before its last will). */
+  private cutting = false;
   private states = new Map<string, StateTopic>();
   private commands = new Map<string, CommandEntry[]>();
   private seenIds = new Set<string>();
@@ -193,11 +195,13 @@ export class MqttDeviceLink {
   /** Fault `device_offline`: the connection drops (the broker publishes the last will); clearing reconnects. */
   async setOffline(offline: boolean, now: number): Promise<void> {
     if (offline && this.client) {
+      this.cutting = true;
       await this.startGhost();
       const client = this.client;
       this.live = false;
       this.client = undefined;
       await client.endAsync(true).catch(() => {});
+      this.cutting = false;
       this.dropInFlight();
       // The broker now publishes this device's last will on its behalf: counted as the device's own
       // publish (delivered, never acknowledged to us), so a settle's delivery count stays exact.
@@ -215,7 +219,7 @@ export class MqttDeviceLink {
 
   /** Publishes topics whose payload changed (or is due for a refresh); `force` publishes all. */
   publishDue(now: number, force = false, touched: ReadonlySet<string> = new Set()): void {
-    if (!this.connected) return;
+    if (!this.connected || this.cutting) return;
     for (const [topic, t] of this.states) {
       const payload = this.opts.garbage() ? this.garbagePayload(t) : this.payload(t);
       if (payload === undefined) continue;
