@@ -18,14 +18,8 @@ import { childConsumer, measure, nodeRedConsumer, type Mode, type Result, type R
 import { startBenchBroker, type BenchBroker } from './lib/mosquitto.ts';
 import { BenchPublisher } from './lib/publisher.ts';
 import { generateMessages, TELEMETRY } from './lib/telemetry.ts';
+import { option } from './lib/options.ts';
 
-function option(name: string, env: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const raw = i >= 0 ? process.argv[i + 1] : process.env[env];
-  const n = raw === undefined ? fallback : Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} / ${env} must be a positive whole number, got ${raw}`);
-  return n;
-}
 
 const rooms = option('rooms', 'BENCH_ROOMS', 1000);
 const rounds = option('rounds', 'BENCH_ROUNDS', 25);

@@ -21,14 +21,8 @@ import { systemClock } from '../controller/src/model/clock.ts';
 import type { ResolvedDevice } from '../controller/src/model/devices.ts';
 import type { PointSink } from '../controller/src/model/room-state.ts';
 import { BenchGateway, NaivePoller } from './lib/modbus-plant.ts';
+import { option } from './lib/options.ts';
 
-function option(name: string, env: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const raw = i >= 0 ? process.argv[i + 1] : process.env[env];
-  const n = raw === undefined ? fallback : Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} / ${env} must be a positive whole number, got ${raw}`);
-  return n;
-}
 const SECONDS = option('seconds', 'BENCH_MODBUS_SECONDS', 40);
 const GATEWAYS = option('gateways', 'BENCH_MODBUS_GATEWAYS', 20);
 const UNITS = option('units', 'BENCH_MODBUS_UNITS', 50);

@@ -20,14 +20,8 @@ import { CommandWatch, EchoLights, PacedTelemetry, RoomctlChild } from './lib/sc
 import { startSceneNodeRed, type SceneNodeRed } from './lib/scene-node-red.ts';
 import { RED_PRESS_TOPIC, RED_ROOM, SCENE_ROOM, SCENES, sceneWrites, WRITES_PER_SCENE, type SceneName } from './lib/scene-site.ts';
 import { generateMessages, TELEMETRY } from './lib/telemetry.ts';
+import { option } from './lib/options.ts';
 
-function option(name: string, env: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const raw = i >= 0 ? process.argv[i + 1] : process.env[env];
-  const n = raw === undefined ? fallback : Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} / ${env} must be a positive whole number, got ${raw}`);
-  return n;
-}
 const RATE = option('rate', 'BENCH_SCENE_RATE', 35_000);
 const ROOMS = option('rooms', 'BENCH_SCENE_ROOMS', 1000);
 const PRESSES = option('presses', 'BENCH_SCENE_PRESSES', 150);

@@ -10,11 +10,12 @@ import { SHIPPED_PROFILES_DIR } from '../src/config/profiles.ts';
 import { ErrorCode, isRoomctlError } from '../src/errors.ts';
 import { silentLogger } from '../src/log.ts';
 import { EventBus } from '../src/model/bus.ts';
-import { systemClock, type Clock, type TimerHandle } from '../src/model/clock.ts';
+import { systemClock, type Clock } from '../src/model/clock.ts';
 import { CommandRouter } from '../src/model/commands.ts';
 import type { PayloadRejection } from '../src/model/points.ts';
 import { RoomStateStore } from '../src/model/room-state.ts';
 import { freePort, waitFor } from './helpers/wait.ts';
+import { ManualClock } from './helpers/modbus-site.ts';
 
 /**
  * The adapter against modbus-serial's own ServerTCP: one listening port with several
@@ -117,32 +118,6 @@ class FakeGateway {
   }
 }
 
-/** Virtual time the test moves by hand, so each poll happens exactly when the test says. */
-class ManualClock implements Clock {
-  private t = Date.parse('2026-11-23T09:00:00+08:00');
-  private timers: { at: number; seq: number; fn: () => void }[] = [];
-  private seq = 0;
-  now = () => this.t;
-  setTimeout = (fn: () => void, ms: number): TimerHandle => {
-    const timer = { at: this.t + ms, seq: this.seq++, fn };
-    this.timers.push(timer);
-    return timer as unknown as TimerHandle;
-  };
-  clearTimeout = (handle: TimerHandle): void => {
-    this.timers = this.timers.filter((x) => x !== (handle as unknown));
-  };
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (;;) {
-      const next = this.timers.filter((x) => x.at <= end).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
-      if (!next) break;
-      this.timers = this.timers.filter((x) => x !== next);
-      this.t = next.at;
-      next.fn();
-    }
-    this.t = end;
-  }
-}
 
 const TYPES_PROFILE = `
 id: types-modbus

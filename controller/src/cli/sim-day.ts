@@ -10,6 +10,7 @@ import type { Clock } from '../model/clock.ts';
 import type { Schedule } from '../engine/timeline/schedule.ts';
 import { VirtualClock } from '../model/virtual-clock.ts';
 import { MAX_PRECONDITION_MINUTES } from '../engine/hvac/optimal-start.ts';
+import { minutesOfDay } from '../config/simulation-schema.ts';
 import { RoomctlService } from '../service.ts';
 import { SimulatedBuilding } from '../../../devices/sim/building.ts';
 import { deliveryWatch, freePort, quietSettle } from '../../../devices/sim/harness.ts';
@@ -219,14 +220,12 @@ const SIM_TIMEOUT_MS = 250;
  */
 export function overnightStart(site: Site): string {
   const simulation = simulationOf(site);
-  const configured = hhmmMinutes(simulation.start);
+  const configured = minutesOfDay(simulation.start);
   const lead = (room: string) => site.rooms.find((r) => r.id === room)?.policy.lead_minutes.ready ?? 15;
-  const windows = simulation.meetings.filter((m) => m.booked_at === undefined).map((m) => hhmmMinutes(m.start) - lead(m.room) - MAX_PRECONDITION_MINUTES - 5);
+  const windows = simulation.meetings.filter((m) => m.booked_at === undefined).map((m) => minutesOfDay(m.start) - lead(m.room) - MAX_PRECONDITION_MINUTES - 5);
   const start = Math.max(0, Math.min(configured, ...windows));
   return `${String(Math.floor(start / 60)).padStart(2, '0')}:${String(start % 60).padStart(2, '0')}`;
 }
-
-const hhmmMinutes = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
 
 /**
  * The site as a simulated day plays it: the embedded broker on a free port, every

@@ -77,7 +77,7 @@ export async function simRunCommand(opts: SimRunOptions): Promise<number> {
     return 2;
   }
   const logger = createLogger(process.env.ROOMCTL_LOG_LEVEL || 'warn');
-  if (opts.start !== undefined && !/^([01]\d|2[0-3]):[0-5]\d$/.test(opts.start)) {
+  if (opts.start !== undefined && !hhmm.safeParse(opts.start).success) {
     console.error(`--start: expected HH:MM, got "${opts.start}"`);
     return 2;
   }

@@ -17,7 +17,8 @@ const isoDay = z
     return t.getUTCFullYear() === y && t.getUTCMonth() === m - 1 && t.getUTCDate() === day;
   }, 'not a calendar date');
 
-const minutes = (t: string) => Number(t.slice(0, 2)) * 60 + Number(t.slice(3, 5));
+/** Minutes since midnight of an HH:MM time. */
+export const minutesOfDay = (t: string) => Number(t.slice(0, 2)) * 60 + Number(t.slice(3, 5));
 
 /** Outdoor temperature range of a typical day (°C). */
 const dayRange = z
@@ -69,8 +70,8 @@ export const simMeetingSchema = z
     organizer: z.string().optional(),
   })
   .superRefine((m, ctx) => {
-    if (minutes(m.end) <= minutes(m.start)) ctx.addIssue({ code: 'custom', path: ['end'], message: `end ${m.end} must be after start ${m.start}` });
-    if (m.booked_at !== undefined && minutes(m.booked_at) > minutes(m.start))
+    if (minutesOfDay(m.end) <= minutesOfDay(m.start)) ctx.addIssue({ code: 'custom', path: ['end'], message: `end ${m.end} must be after start ${m.start}` });
+    if (m.booked_at !== undefined && minutesOfDay(m.booked_at) > minutesOfDay(m.start))
       ctx.addIssue({ code: 'custom', path: ['booked_at'], message: `booked_at ${m.booked_at} must not be after start ${m.start}` });
   });
 
@@ -134,7 +135,7 @@ export function checkSimulationAgainstRooms(
     else if (m.attendees > room.capacity * 1.5) errors.push(`simulation.meetings[${i}].attendees: ${m.attendees} people in room ${m.room} of capacity ${room.capacity}`);
     sim.meetings.forEach((other, j) => {
       if (j <= i || other.room !== m.room) return;
-      if (minutes(other.start) < minutes(m.end) && minutes(m.start) < minutes(other.end))
+      if (minutesOfDay(other.start) < minutesOfDay(m.end) && minutesOfDay(m.start) < minutesOfDay(other.end))
         errors.push(`simulation.meetings[${j}]: ${other.id} ${other.start}–${other.end} overlaps ${m.id} ${m.start}–${m.end} in room ${m.room}`);
     });
   });
