@@ -83,7 +83,7 @@ export class RoomctlService {
     const { site, logger } = options;
     this.clock = options.clock ?? systemClock;
     this.dataDir = resolve(options.dataDir ?? '.roomctl');
-    this.schedule = new Schedule({ clock: this.clock, rooms: site.rooms.map((r) => r.id), file: join(this.dataDir, 'meetings.json'), logger: logger.child({ part: 'schedule' }) });
+    this.schedule = new Schedule({ clock: this.clock, rooms: site.rooms.map((r) => r.id), file: join(this.dataDir, 'meetings.json'), timeZone: site.config.site.timezone, logger: logger.child({ part: 'schedule' }) });
     this.bus = new EventBus((event, err) => logger.error({ event, err }, 'a listener failed; the others still ran'));
     this.state = new RoomStateStore(site, this.bus, this.clock);
     this.recorder = new Recorder({ influx: site.config.influx, site, bus: this.bus, clock: this.clock, logger: logger.child({ part: 'recorder' }), spoolDir: join(this.dataDir, 'spool') });

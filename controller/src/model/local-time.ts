@@ -54,6 +54,34 @@ export function localTime(utcMs: number, timeZone: string): string {
   return `${pad(p.hour)}:${pad(p.minute)}`;
 }
 
+/** The zone's offset from UTC at that instant, as ISO 8601 writes it: `+08:00`, `-05:00`, `+00:00`. */
+export function offsetText(utcMs: number, timeZone: string): string {
+  const minutes = Math.round(zoneOffset(utcMs, timeZone) / 60_000);
+  const a = Math.abs(minutes);
+  return `${minutes < 0 ? '-' : '+'}${pad(Math.floor(a / 60))}:${pad(a % 60)}`;
+}
+
+/**
+ * `2026-12-03 09:52 +08:00`: a time for a person to read (an error message, CLI
+ * output) that needs no context — local to the site, with its zone named. Machine
+ * fields (JSON `at`, InfluxDB timestamps) stay ISO/UTC.
+ */
+export function localStamp(utcMs: number, timeZone: string): string {
+  return `${localDate(utcMs, timeZone)} ${localTime(utcMs, timeZone)} ${offsetText(utcMs, timeZone)}`;
+}
+
+/** `2026-12-03 09:00–10:30 +08:00` (one day, one offset), else both ends in full. */
+export function localSpan(start: number, end: number, timeZone: string): string {
+  if (localDate(start, timeZone) === localDate(end, timeZone) && offsetText(start, timeZone) === offsetText(end, timeZone))
+    return `${localDate(start, timeZone)} ${localTime(start, timeZone)}–${localTime(end, timeZone)} ${offsetText(start, timeZone)}`;
+  return `${localStamp(start, timeZone)} – ${localStamp(end, timeZone)}`;
+}
+
+/** `09:52` when the instant is on the same local day as `now` (an alert about today), else the whole localStamp. */
+export function localWhen(utcMs: number, now: number, timeZone: string): string {
+  return localDate(utcMs, timeZone) === localDate(now, timeZone) ? localTime(utcMs, timeZone) : localStamp(utcMs, timeZone);
+}
+
 /** [start, end) of a local day `YYYY-MM-DD`, or undefined if it is not a date. */
 export function dayRange(day: string, timeZone: string): [number, number] | undefined {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day);

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { formatProblem, problemsFromZod } from '../config/issues.ts';
 import { ErrorCode, RoomctlError } from '../errors.ts';
 import type { MeetingLevel } from './events.ts';
+import { localStamp } from './local-time.ts';
 
 export type { MeetingLevel };
 
@@ -90,7 +91,8 @@ const toMs = (v: number | string) => (typeof v === 'number' ? v : Date.parse(v))
  * problem as `field: message` (the same form config errors use), never a zod dump.
  * The message never quotes the title or organizer (P15): it may end up in a log.
  */
-export function parseMeetingInput(raw: unknown): MeetingRequest {
+/** `timeZone`: the site's, for the times an error message shows (local, zone named). */
+export function parseMeetingInput(raw: unknown, timeZone = 'UTC'): MeetingRequest {
   const parsed = meetingInputSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) {
     const problems = problemsFromZod(parsed.error).map((p) => (p.path[0] === 'title' || p.path[0] === 'organizer' ? `${String(p.path[0])}: invalid (not shown, P15)` : formatProblem(p)));
@@ -100,23 +102,21 @@ export function parseMeetingInput(raw: unknown): MeetingRequest {
   const req: MeetingRequest = { id: d.id, room: d.room, start: toMs(d.start), end: toMs(d.end), level: d.level, attendees: d.attendees };
   if (d.title !== undefined) req.title = d.title;
   if (d.organizer !== undefined) req.organizer = d.organizer;
-  checkTimes(req.id, req.start, req.end);
+  checkTimes(req.id, req.start, req.end, timeZone);
   return req;
 }
 
-/** The time rules every booking and every move must satisfy. */
-export function checkTimes(id: string, start: number, end: number): void {
+/** The time rules every booking and every move must satisfy; a message shows times in `timeZone` (the site's). */
+export function checkTimes(id: string, start: number, end: number, timeZone = 'UTC'): void {
   if (!Number.isFinite(start) || !Number.isFinite(end))
     throw new RoomctlError(ErrorCode.MeetingInvalid, `invalid meeting ${id}: start and end must be valid times`, { problems: ['start/end: not a time'] });
   if (end <= start)
-    throw new RoomctlError(ErrorCode.MeetingInvalid, `invalid meeting ${id}: end (${iso(end)}) must be after start (${iso(start)})`, { problems: ['end: must be after start'] });
+    throw new RoomctlError(ErrorCode.MeetingInvalid, `invalid meeting ${id}: end (${localStamp(end, timeZone)}) must be after start (${localStamp(start, timeZone)})`, { problems: ['end: must be after start'] });
   if (end - start > MAX_MEETING_MS)
     throw new RoomctlError(ErrorCode.MeetingInvalid, `invalid meeting ${id}: lasts ${Math.round((end - start) / 3600_000)} h; at most 24 h is accepted`, {
       problems: ['end: more than 24 hours after start'],
     });
 }
-
-export const iso = (ms: number) => new Date(ms).toISOString();
 
 /** Do two half-open intervals [start, end) overlap? Back-to-back (end == next start) does not. */
 export function overlaps(a: { start: number; end: number }, b: { start: number; end: number }): boolean {

@@ -3,7 +3,7 @@ import { silentLogger, type Logger } from '../../log.ts';
 import type { EventBus } from '../../model/bus.ts';
 import { every, type Clock } from '../../model/clock.ts';
 import type { CheckOutcome, MeetingLevel } from '../../model/events.ts';
-import { localTime, localDate } from '../../model/local-time.ts';
+import { localDate, localWhen } from '../../model/local-time.ts';
 import type { Meeting } from '../../model/meetings.ts';
 import { seasonAt } from '../../model/season.ts';
 import type { AlertBook } from '../alerts/alert-book.ts';
@@ -218,7 +218,8 @@ export class ReadinessWatch {
   }
 
   private at(ts: number): string {
-    return localTime(ts, this.o.site.config.site.timezone);
+    // `09:52` for today; a device offline since yesterday reads `2026-12-02 17:40 +08:00`.
+    return localWhen(ts, this.o.clock.now(), this.o.site.config.site.timezone);
   }
 }
 

@@ -2,7 +2,8 @@ import { ErrorCode, RoomctlError } from '../../errors.ts';
 import { silentLogger, type Logger } from '../../log.ts';
 import type { Clock } from '../../model/clock.ts';
 import { readScheduleFile, writeScheduleFile } from './schedule-file.ts';
-import { checkTimes, iso, overlaps, parseMeetingInput, type Meeting, type MeetingRequest } from '../../model/meetings.ts';
+import { localSpan, localStamp } from '../../model/local-time.ts';
+import { checkTimes, overlaps, parseMeetingInput, type Meeting, type MeetingRequest } from '../../model/meetings.ts';
 
 /**
  * The booked meetings of a site: added, moved and cancelled at any time, one booking
@@ -31,6 +32,8 @@ export interface ScheduleOptions {
   file?: string;
   /** Meetings that ended (or were cancelled) longer ago than this are dropped on load. */
   retentionDays?: number;
+  /** The site's time zone: error messages show times local, with the offset (default UTC). */
+  timeZone?: string;
   logger?: Logger;
 }
 
@@ -113,7 +116,7 @@ export class Schedule {
    * calendar feed poll) is `unchanged`: no write, no event. Throws RoomctlError 5xxx.
    */
   upsert(input: unknown): UpsertResult {
-    const req = parseMeetingInput(input);
+    const req = parseMeetingInput(input, this.options.timeZone);
     const now = this.options.clock.now();
     const existing = this.byId.get(req.id);
     const live = existing?.status === 'scheduled' ? existing : undefined;
@@ -208,13 +211,14 @@ export class Schedule {
   }
 
   private checkSlot(id: string, room: string, start: number, end: number, now: number): void {
-    checkTimes(id, start, end);
-    if (end <= now) throw new RoomctlError(ErrorCode.MeetingInPast, `meeting ${id} ends ${iso(end)}, which is already past`, { id, end });
+    const tz = this.options.timeZone ?? 'UTC';
+    checkTimes(id, start, end, tz);
+    if (end <= now) throw new RoomctlError(ErrorCode.MeetingInPast, `meeting ${id} ends ${localStamp(end, tz)}, which is already past`, { id, end });
     const clash = this.conflict(room, start, end, id);
     if (clash)
       throw new RoomctlError(
         ErrorCode.MeetingOverlap,
-        `meeting ${id} (${iso(start)}–${iso(end)}) overlaps meeting ${clash.id} (${iso(clash.start)}–${iso(clash.end)}) in room ${room}`,
+        `meeting ${id} (${localSpan(start, end, tz)}) overlaps meeting ${clash.id} (${localSpan(clash.start, clash.end, tz)}) in room ${room}`,
         { id, room, conflictsWith: clash.id },
       );
   }
