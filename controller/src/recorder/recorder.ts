@@ -8,7 +8,7 @@ import { LineEncoder, type Series } from './line-protocol.ts';
 import { Rollup, type RollupSlot } from './rollup.ts';
 import { activityRow, phaseRow, alertRow, commandRow, deviceRow, meetingRow, readinessRow, RP, telemetryFields, telemetryRow, type RoutedRow } from './rows.ts';
 import { Spool } from './spool.ts';
-import { BatchWriter, type WriterStats } from './writer.ts';
+import { BatchWriter, type WriterTruth } from './writer.ts';
 
 /** What the recorder needs of the site: its id, and each device's kind (for energy figures). */
 export interface RecorderSite {
@@ -27,7 +27,8 @@ export interface RecorderDeps {
   spoolDir: string;
 }
 
-export interface RecorderStats extends WriterStats {
+/** The writer's counts (written, refused and dropped by cause, spooled, queued) and the recorder's own. */
+export interface RecorderStats extends WriterTruth {
   /** Events that could not be turned into a valid point (counted, logged, skipped). */
   invalid: number;
 }
@@ -131,7 +132,10 @@ export class Recorder {
   }
 
   stats(): RecorderStats {
-    const w = this.writer?.stats() ?? { mode: 'spool-only', queued: 0, written: 0, spooled: 0, spoolBytes: 0, dropped: 0, rejected: 0 };
+    const w: WriterTruth = this.writer?.truth() ?? {
+      mode: 'spool-only', queued: 0, written: 0, spooled: 0, spoolBytes: 0, dropped: 0, rejected: 0,
+      refusals: [], droppedBy: { spool_full: 0, spool_write_failed: 0, torn_spool_line: 0, damaged_spool_line: 0 }, lastRefusedAt: 0, lastDroppedAt: 0,
+    };
     return { ...w, invalid: this.invalid };
   }
 

@@ -1,7 +1,8 @@
 import { ErrorCode, isRoomctlError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { InfluxConnection, LineRejection, RetentionSpec } from '../adapters/influx.ts';
+import type { InfluxConnection, RetentionSpec } from '../adapters/influx.ts';
 import type { Spool, SpoolEntry } from './spool.ts';
+import { Refusals, type DropCause, type Refused, type RefusalStats } from './refusals.ts';
 
 /**
  * Batches encoded lines to InfluxDB and never loses one it accepted:
@@ -14,7 +15,9 @@ import type { Spool, SpoolEntry } from './spool.ts';
  *  spool-only no influx.url: the spool is where everything stays.
  *
  * A line InfluxDB refuses (400: malformed, type conflict, outside retention) is not
- * retried: the adapter reports exactly which and how many; they are counted and logged.
+ * retried: the adapter reports exactly which and how many; refusals.ts counts them by
+ * cause and logs each cause once. Lines older than their retention policy go in a
+ * request of their own, so influxd (which names one cause per request) counts them.
  */
 export type WriterMode = 'live' | 'spooling' | 'spool-only';
 
@@ -29,9 +32,11 @@ export interface WriterStats {
   spoolBytes: number;
   /** Lines lost past the spool bound (or refused by the disk), exactly. */
   dropped: number;
-  /** Lines InfluxDB refused for good (logged one by one). */
+  /** Lines InfluxDB refused for good (each cause logged once). */
   rejected: number;
 }
+
+export interface WriterTruth extends WriterStats, RefusalStats {}
 
 export interface WriterOptions {
   conn?: InfluxConnection;
@@ -46,6 +51,15 @@ export interface WriterOptions {
 interface Batch {
   entries: SpoolEntry[];
   groups: { rp: string; lines: string[]; body: Buffer }[];
+  /** Spool lines with no known retention policy: never sent, dropped. */
+  damaged: number;
+}
+
+interface Sent {
+  /** Entries not written, to retry. */
+  failed: SpoolEntry[];
+  written: number;
+  refused: Refused[];
 }
 
 const RETRY_MIN_MS = 200;
@@ -65,8 +79,7 @@ export class BatchWriter {
   private retryAt = 0;
   private stopped = false;
   private counts = { written: 0, dropped: 0, rejected: 0 };
-  private lastRejectLog = 0;
-  private quietRejects = 0;
+  private refusals: Refusals;
   private schemaWarned = false;
   private refusedWarned = false;
   private validRp: Set<string>;
@@ -74,6 +87,7 @@ export class BatchWriter {
   constructor(private o: WriterOptions) {
     this.mode = !o.conn ? 'spool-only' : o.spool.lines > 0 ? 'spooling' : 'live';
     this.validRp = new Set(o.retention.map((r) => r.name));
+    this.refusals = new Refusals(o.logger, o.retention);
   }
 
   stats(): WriterStats {
@@ -82,9 +96,15 @@ export class BatchWriter {
     return { mode: this.mode, queued: this.queue.length + sealed + this.inFlight, ...this.counts, spooled: this.o.spool.lines, spoolBytes: this.o.spool.bytes };
   }
 
+  /** stats() with what was refused and dropped, by cause (for /healthz and /metrics). */
+  truth(): WriterTruth {
+    return { ...this.stats(), ...this.refusals.stats() };
+  }
+
   /** Lines lost before they reached the writer (a torn spool tail). */
-  countDropped(n: number): void {
+  countDropped(n: number, cause: DropCause = 'torn_spool_line'): void {
     this.counts.dropped += n;
+    this.refusals.drop(cause, n);
   }
 
   /** Creates the database and retention policies; false (and logged) when InfluxDB is not there yet. */
@@ -147,6 +167,8 @@ export class BatchWriter {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     while (this.pumping) await this.pumping;
+    // Each cause was logged once, when first seen: the run's totals close the story.
+    if (this.counts.rejected > 0) this.o.logger.warn({ refused: this.refusals.summary(), written: this.counts.written }, `recorder: InfluxDB refused ${this.counts.rejected} points in this run`);
   }
 
   private pump(): Promise<void> {
@@ -178,8 +200,11 @@ export class BatchWriter {
           this.o.onSpoolChange?.(0);
           continue;
         }
-        const failed = await this.send(this.group(chunk.entries));
-        if (failed.length > 0) return this.retryLater();
+        const batch = this.group(chunk.entries);
+        const sent = await this.send(batch);
+        // Not committed: the whole chunk is sent again, so its refusals are counted then, once.
+        if (sent.failed.length > 0) return this.retryLater();
+        this.settle(batch, sent);
         chunk.commit();
         this.retryMs = RETRY_MIN_MS;
         this.o.onSpoolChange?.(0);
@@ -190,8 +215,11 @@ export class BatchWriter {
       if (!batch) return;
       if (this.queue.length === 0 && this.sealed.length === 0) this.flushDue = false;
       this.inFlight = batch.entries.length;
-      const failed = this.schemaReady || (await this.prepare()) ? await this.send(batch) : batch.entries;
+      const sent: Sent = this.schemaReady || (await this.prepare()) ? await this.send(batch) : { failed: batch.entries, written: 0, refused: [] };
       this.inFlight = 0;
+      // What was written or refused stays so; only `failed` goes to the spool.
+      this.settle(batch, sent);
+      const failed = sent.failed;
       if (failed.length > 0) {
         // From here the spool is the ordered log: the failed batch first, then what queued meanwhile.
         this.mode = 'spooling';
@@ -203,52 +231,56 @@ export class BatchWriter {
     }
   }
 
-  /** Entries grouped by retention policy (order kept within each), each group serialised once. */
+  /**
+   * Entries grouped by retention policy (order kept within each), each group serialised
+   * once; the lines older than their policy in a group of their own (see refusals.ts).
+   */
   private group(entries: SpoolEntry[]): Batch {
     const byRp = new Map<string, string[]>();
+    let damaged = 0;
     for (const e of entries) {
       if (!this.validRp.has(e.rp)) {
-        this.rejected({ line: e.line, reason: `unknown retention policy "${e.rp}" (a damaged spool line?)`, count: 1 });
+        // Not InfluxDB's refusal: a spool line roomctl cannot route (dropped once its chunk is done).
+        if (damaged++ === 0) this.o.logger.error({ rp: e.rp.slice(0, 64), line: e.line.slice(0, 300) }, 'recorder: dropped a spool line with an unknown retention policy (a damaged spool file?)');
         continue;
       }
       let lines = byRp.get(e.rp);
       if (!lines) byRp.set(e.rp, (lines = []));
       lines.push(e.line);
     }
-    return { entries, groups: [...byRp].map(([rp, lines]) => ({ rp, lines, body: Buffer.from(lines.join('\n')) })) };
+    const groups: Batch['groups'] = [];
+    for (const [rp, all] of byRp)
+      for (const lines of this.refusals.split(rp, all)) if (lines.length > 0) groups.push({ rp, lines, body: Buffer.from(lines.join('\n')) });
+    return { entries, groups, damaged };
   }
 
-  /** Sends a batch; returns the entries not written (to retry). */
-  private async send(batch: Batch): Promise<SpoolEntry[]> {
-    const failed: SpoolEntry[] = [];
+  /** Sends a batch: what was written, what InfluxDB refused, and the entries to retry. */
+  private async send(batch: Batch): Promise<Sent> {
+    const sent: Sent = { failed: [], written: 0, refused: [] };
     for (const { rp, lines, body } of batch.groups) {
-      if (failed.length > 0) {
-        for (const line of lines) failed.push({ rp, line });
+      if (sent.failed.length > 0) {
+        for (const line of lines) sent.failed.push({ rp, line });
         continue;
       }
       const outcome = await this.o.conn!.writeLines(rp, lines, body);
       if (!outcome.ok) {
         if (outcome.schemaMissing) this.schemaReady = false;
         this.o.logger.debug({ reason: outcome.reason }, 'recorder: write failed');
-        for (const line of lines) failed.push({ rp, line });
+        for (const line of lines) sent.failed.push({ rp, line });
         continue;
       }
-      this.counts.written += outcome.written;
-      for (const r of outcome.rejected) this.rejected(r);
+      sent.written += outcome.written;
+      for (const rejection of outcome.rejected) sent.refused.push({ rp, rejection, lines });
     }
-    return failed;
+    return sent;
   }
 
-  private rejected(r: LineRejection): void {
-    this.counts.rejected += r.count;
-    const now = Date.now();
-    // Every refusal is counted; the log gets each one, up to 20 a minute, then a summary.
-    if (now - this.lastRejectLog > 60_000) {
-      if (this.quietRejects > 0) this.o.logger.warn({ points: this.quietRejects }, 'recorder: more points refused by InfluxDB (not logged one by one)');
-      this.lastRejectLog = now;
-      this.quietRejects = 0;
-    }
-    if (this.quietRejects++ < 20) this.o.logger.warn({ line: r.line?.slice(0, 300), points: r.count, reason: r.reason }, 'recorder: InfluxDB refused a point; the rest of its batch was written');
+  /** Counts a sent batch: written, refused (by cause, logged once per cause), damaged lines dropped. */
+  private settle(batch: Batch, sent: Sent): void {
+    this.counts.written += sent.written;
+    for (const r of sent.refused) this.counts.rejected += r.rejection.count;
+    this.refusals.batch(sent.refused, { lines: batch.entries.length - sent.failed.length - batch.damaged, written: sent.written });
+    if (batch.damaged) this.countDropped(batch.damaged, 'damaged_spool_line');
   }
 
   private spoolQueue(): void {
@@ -260,7 +292,7 @@ export class BatchWriter {
   private appendToSpool(entries: SpoolEntry[]): void {
     const r = this.o.spool.append(entries);
     if (r.dropped > 0) {
-      this.counts.dropped += r.dropped;
+      this.countDropped(r.dropped, r.error ? 'spool_write_failed' : 'spool_full');
       if (r.error) this.o.logger.error({ err: r.error, points: r.dropped }, 'recorder: the spool could not be written; points dropped');
     }
     this.o.onSpoolChange?.(r.dropped);
