@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ApiContext } from './context.ts';
+import { gatewayNames, HEALTH_REASONS, healthOf } from './health.ts';
 
 /**
  * Prometheus metrics (prom-client, one registry per app so two services in one test
@@ -14,16 +15,7 @@ export interface ApiMetrics {
   stop(): void;
 }
 
-export function gatewayNames(ctx: Pick<ApiContext, 'site'>): Map<string, string> {
-  const names = new Map<string, string>();
-  for (const g of ctx.site.config.modbus.gateways) {
-    if (g.tcp) names.set(`tcp:${g.tcp.host}:${g.tcp.port}`, g.id);
-    if (g.rtu) names.set(`rtu:${g.rtu.path}`, g.id);
-  }
-  // Devices may be moved to other ports (the simulator does): name by the devices' own links too.
-  for (const room of ctx.site.rooms) for (const d of room.devices) if (d.modbus && !names.has(d.modbus.link.key)) names.set(d.modbus.link.key, d.modbus.link.key);
-  return names;
-}
+export { gatewayNames };
 
 export function createMetrics(ctx: ApiContext): ApiMetrics {
   const registry = new Registry();
@@ -115,6 +107,25 @@ export function createMetrics(ctx: ApiContext): ApiMetrics {
   mirror('roomctl_recorder_written_total', 'Lines InfluxDB acknowledged', () => rec()?.written);
   mirror('roomctl_recorder_dropped_total', 'Lines lost past the spool bound', () => rec()?.dropped);
   mirror('roomctl_recorder_rejected_total', 'Lines InfluxDB refused for good', () => rec()?.rejected);
+  new Counter({
+    name: 'roomctl_recorder_refused_points_total', help: 'Points InfluxDB refused, by cause (retention, type_conflict, unparsable, other) and retention policy', labelNames: ['cause', 'rp'] as const, registers,
+    collect() { this.reset(); for (const r of rec()?.refusals ?? []) this.inc({ cause: r.cause, rp: r.rp }, r.points); },
+  });
+  new Counter({
+    name: 'roomctl_recorder_dropped_points_total', help: 'Points roomctl lost before InfluxDB, by cause (spool_full, spool_write_failed, torn_spool_line, damaged_spool_line)', labelNames: ['cause'] as const, registers,
+    collect() { this.reset(); for (const [cause, n] of Object.entries(rec()?.droppedBy ?? {})) this.inc({ cause }, n); },
+  });
+  mirror('roomctl_recorder_invalid_total', 'Events that could not become a valid point (skipped)', () => rec()?.invalid);
+
+  // The /healthz verdict, reason by reason (every reason always present: 0 or 1).
+  new Gauge({
+    name: 'roomctl_health_degraded', help: '1 while this reason degrades the service (the reasons of /healthz)', labelNames: ['reason'] as const, registers,
+    collect() { const now = healthOf(ctx).reasons; for (const r of HEALTH_REASONS) this.set({ reason: r }, now.includes(r) ? 1 : 0); },
+  });
+  new Gauge({
+    name: 'roomctl_health_status', help: '1 for the /healthz status (ok, degraded, down)', labelNames: ['status'] as const, registers,
+    collect() { const s = healthOf(ctx).status; for (const st of ['ok', 'degraded', 'down']) this.set({ status: st }, s === st ? 1 : 0); },
+  });
 
   mirror('roomctl_audit_failures_total', 'Audit entries that could not be written', () => ctx.audit.failures);
   new Gauge({
