@@ -31,7 +31,8 @@ describe('the demo (roomctl start --simulate, what npm start runs)', () => {
     const { file, controlPort } = await demoOnFreePorts();
     // The demo's data goes to <state home>/roomctl/demo/<site>: a state home of the test's own.
     const state = mkdtempSync(join(tmpdir(), 'roomctl-demo-state-'));
-    child = spawn(process.execPath, [roomctl, 'start', '--simulate', '--config', file, '--speed', '120'], { cwd: root, env: { ...process.env, XDG_STATE_HOME: state }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // A fixed summer day (--day): the default, today, is health-truth.test.ts's.
+    child = spawn(process.execPath, [roomctl, 'start', '--simulate', '--config', file, '--speed', '120', '--day', '2025-07-16'], { cwd: root, env: { ...process.env, XDG_STATE_HOME: state }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout!.on('data', (d) => (out += d));
@@ -39,7 +40,7 @@ describe('the demo (roomctl start --simulate, what npm start runs)', () => {
     const exit = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
     // Not a TTY: the table is printed as plain lines, first right after start.
     await waitFor(() => /room\s+seats\s+temp °C \(band\)/.test(out), 60_000, 'the room table');
-    expect(out).toMatch(/roomctl demo · Demo Government Office Building · \w{3} \d{2} \w{3}, \d{2}:\d{2} \(summer\)/);
+    expect(out).toMatch(/roomctl demo · Demo Government Office Building · Wed 2025-07-16 \d{2}:\d{2} \(summer\)/);
     for (const room of ['1F-101', '2F-201', '3F-301', '4F-404']) expect(out).toMatch(new RegExp(`^${room}\\s+\\d+\\s+\\d+\\.\\d`, 'm'));
     await waitFor(() => /roomctl started: site demo, 9 rooms/.test(err), 30_000, 'the start log line');
 

@@ -2,6 +2,7 @@ import type { Room } from '../config/load.ts';
 import type { RoomctlService, Feature } from '../service.ts';
 import { comfortBand, seasonAt } from '../model/season.ts';
 import type { PointState } from '../model/points.ts';
+import { localDate, localTime } from '../model/local-time.ts';
 
 export interface TableOptions {
   out?: NodeJS.WriteStream;
@@ -44,7 +45,9 @@ export function demoTable(service: RoomctlService, options: TableOptions = {}): 
 
 export function render(service: RoomctlService, now: number, options: TableOptions = {}): string[] {
   const site = service.site.config.site;
-  const time = new Intl.DateTimeFormat('en-GB', { timeZone: site.timezone, weekday: 'short', hour: '2-digit', minute: '2-digit', day: '2-digit', month: 'short' }).format(now);
+  // The whole date, as --day takes it: which day the demo plays is part of what it shows.
+  const weekday = new Intl.DateTimeFormat('en-GB', { timeZone: site.timezone, weekday: 'short' }).format(now);
+  const time = `${weekday} ${localDate(now, site.timezone)} ${localTime(now, site.timezone)}`;
   const season = seasonAt(site, now);
   const extra = options.extraColumns ?? [];
   const header = ['room', 'seats', 'temp °C (band)', 'set', 'lights', 'mics ok', 'door', 'people', 'online', ...extra.map((c) => c.title)];

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { SimulatedBuilding } from '../../../devices/sim/building.ts';
 import { rmSync } from 'node:fs';
-import { meetingsOfDay, simulationOf, simulationProblems, simulationStart } from '../../../devices/sim/meetings.ts';
+import { meetingsOfDay, simulationOf, simulationProblems } from '../../../devices/sim/meetings.ts';
+import { demoDay } from './demo-day.ts';
 import { demoColumns } from './demo-columns.ts';
 import { bookDay } from './sim-day.ts';
 import { createLogger } from '../log.ts';
@@ -16,6 +17,8 @@ export { DEMO_CONFIG };
 export interface SimulateOptions extends Pick<StartOptions, 'dataDir' | 'logLevel' | 'apiPort' | 'brokerPort' | 'statusEveryMs'> {
   config?: string;
   speed?: number;
+  /** `--day YYYY-MM-DD`: play that day instead of today (demo-day.ts). */
+  day?: string;
 }
 
 /**
@@ -32,8 +35,13 @@ export async function simulateCommand(options: SimulateOptions): Promise<number>
     for (const p of problems) console.error(`simulation: ${p}`);
     return 1;
   }
+  const played = demoDay(site, options.day);
+  if ('error' in played) {
+    console.error(`roomctl start --simulate: ${played.error}`);
+    return 2;
+  }
   const speed = options.speed ?? simulationOf(site).speed;
-  const clock = VirtualClock.running(simulationStart(site), speed);
+  const clock = VirtualClock.running(played.start, speed);
   const tty = !!process.stdout.isTTY;
   // The demo replays the same day each run: forget the last run's bookings, steps done,
   // readiness records and alerts, or its steps would not run again. API tokens, the
@@ -65,8 +73,10 @@ export async function simulateCommand(options: SimulateOptions): Promise<number>
       dataDir,
       features: (service) => [demoTable(service, { logEveryMs: 30 * 60_000, extraColumns: demoColumns(() => service.engine) })],
       // The meeting system's bookings for the day; an ad-hoc one arrives at its booked_at time (P13).
-      afterStart: (service, logger) =>
-        bookDay(service.schedule, meetingsOfDay(site), clock, { rejected: (id, why) => logger.warn(`demo booking ${id} refused: ${why}`) }),
+      afterStart: (service, logger) => {
+        logger.info({ day: played.day, season: played.season, timezone: site.config.site.timezone }, played.from === 'today' ? `demo: playing today, ${played.day} (${played.season}); --day YYYY-MM-DD plays another day` : `demo: playing ${played.day} (${played.season}), from --day`);
+        bookDay(service.schedule, meetingsOfDay(site, played.day), clock, { rejected: (id, why) => logger.warn(`demo booking ${id} refused: ${why}`) });
+      },
     });
   } finally {
     if (tty) process.stdout.write('\x1b[?25h');
