@@ -1,53 +1,66 @@
 import { z } from 'zod';
 
 /**
- * Policies: the conditions and lead times a room must meet. Every default below is
- * a number from docs/procedures.md (the P-ids in the comments); a policy may override any
- * of them and may `extends` another policy. Fields are optional here and filled by
- * resolvePolicies(), so an override names only what differs.
+ * Policies: the conditions and lead times a room must meet. Every default is a number
+ * from docs/procedures.md (DEFAULT_POLICY below, with the P-ids); a policy may override
+ * any of them and may `extends` another policy. Fields are optional here and filled by
+ * resolvePolicies(), so an override names only what differs. Each field's description
+ * and procedure id are in its `.meta()`, for docs/configuration.md.
  */
-const band = z.tuple([z.number(), z.number()]).refine(([lo, hi]) => lo < hi, 'band must be [low, high] with low < high');
+const band = z
+  .tuple([z.number(), z.number()])
+  .refine(([lo, hi]) => lo < hi, 'band must be [low, high] with low < high')
+  .meta({ type: '[low, high] in °C' });
 
-export const policyFields = z.strictObject({
-  extends: z.string().optional(),
-  description: z.string().optional(),
-  /** P5: comfort bands in °C per season. */
-  comfort_c: z.strictObject({ summer: band.optional(), winter: band.optional(), transition: band.optional() }).optional(),
-  lead_minutes: z
-    .strictObject({
-      /** P2/P16: AV on, mic test, fresh air. */
-      av: z.number().min(0).optional(),
-      /** P4: lights to scene and the readiness check. */
-      ready: z.number().min(0).optional(),
-      /** P3: final sound check. */
-      final_sound: z.number().min(0).optional(),
-      /** P12: vip3 full check and AV on. */
-      vip3: z.number().min(0).optional(),
-    })
-    .optional(),
-  /** P10/P11: days before the meeting for the full equipment check. */
-  vip_check_days: z.strictObject({ vip1: z.array(z.number().int().min(0)).optional(), vip2: z.array(z.number().int().min(0)).optional() }).optional(),
-  /** P7: nobody present for this long after the end → close. */
-  vacancy_minutes: z.number().min(0).optional(),
-  /** Nobody present this long after start → no-show, room released. */
-  no_show_minutes: z.number().min(0).optional(),
-  /** P7: HVAC turned down by this much after a meeting … */
-  setback_c: z.number().min(0).max(10).optional(),
-  /** … or off when no meeting starts within this horizon. */
-  hvac_off_horizon_minutes: z.number().min(0).optional(),
-  /** Lights on in a closed room with no meeting are switched off after this grace. */
-  lights_grace_minutes: z.number().min(0).optional(),
-  /** P2/P3: a microphone passes its test when its level and battery are in range. */
-  mic: z
-    .strictObject({ min_level_dbfs: z.number().optional(), max_level_dbfs: z.number().optional(), min_battery_pct: z.number().min(0).max(100).optional() })
-    .optional(),
-  /** P10: backup microphones required for vip1. */
-  vip1_backup_mics: z.number().int().min(0).optional(),
-  /** P16: CO2 upper limit where the room has a sensor. */
-  co2_max_ppm: z.number().positive().optional(),
-  /** P4: the scene applied at the readiness step. */
-  meeting_scene: z.string().optional(),
-});
+export const policyFields = z
+  .strictObject({
+    extends: z.string().optional().meta({ description: 'Another policy whose values this one starts from; without it, the procedures’ defaults.' }),
+    description: z.string().optional().meta({ description: 'What the policy is for, for the people who read the config.' }),
+    comfort_c: z
+      .strictObject({
+        summer: band.optional().meta({ description: 'Band in the summer months (`site.seasons.summer`).' }),
+        winter: band.optional().meta({ description: 'Band in the winter months (`site.seasons.winter`).' }),
+        transition: band.optional().meta({ description: 'Band in the other months.' }),
+      })
+      .optional()
+      .meta({ description: 'Comfort bands in °C per season: the room is in band at T-15 and kept there in session.', procedure: 'P5, P6' }),
+    lead_minutes: z
+      .strictObject({
+        av: z.number().min(0).optional().meta({ description: 'AV on, mic test, fresh air.', procedure: 'P2, P16' }),
+        ready: z.number().min(0).optional().meta({ description: 'Lights to the meeting scene and the readiness check.', procedure: 'P4' }),
+        final_sound: z.number().min(0).optional().meta({ description: 'Final sound check.', procedure: 'P3' }),
+        vip3: z.number().min(0).optional().meta({ description: 'vip3: full check and AV on.', procedure: 'P12' }),
+      })
+      .optional()
+      .meta({ description: 'Minutes before the start at which each step runs.' }),
+    vip_check_days: z
+      .strictObject({
+        vip1: z.array(z.number().int().min(0)).optional().meta({ description: 'vip1: days before the meeting for the full equipment check.', procedure: 'P10' }),
+        vip2: z.array(z.number().int().min(0)).optional().meta({ description: 'vip2: days before the meeting for the full equipment check.', procedure: 'P11' }),
+      })
+      .optional()
+      .meta({ description: 'Days before the meeting for the full equipment check.', procedure: 'P10, P11' }),
+    vacancy_minutes: z.number().min(0).optional().meta({ description: 'Nobody present for this long after the end → close.', procedure: 'P7' }),
+    no_show_minutes: z.number().min(0).optional().meta({ description: 'Nobody present this long after start → no-show, room released.' }),
+    setback_c: z.number().min(0).max(10).optional().meta({ description: 'HVAC turned down by this much (°C) after a meeting …', procedure: 'P7' }),
+    hvac_off_horizon_minutes: z.number().min(0).optional().meta({ description: '… or off when no meeting starts within this horizon.', procedure: 'P7' }),
+    lights_grace_minutes: z.number().min(0).optional().meta({ description: 'Lights on in a closed room with no meeting are switched off after this grace.', procedure: 'P7' }),
+    mic: z
+      .strictObject({
+        min_level_dbfs: z.number().optional().meta({ description: 'Lowest level (dBFS) of a microphone under test.' }),
+        max_level_dbfs: z.number().optional().meta({ description: 'Highest level (dBFS).' }),
+        min_battery_pct: z.number().min(0).max(100).optional().meta({ description: 'Lowest battery (%) of a wireless microphone.' }),
+      })
+      .optional()
+      .meta({ description: 'A microphone passes its test when its level and battery are in range.', procedure: 'P2, P3' }),
+    vip1_backup_mics: z.number().int().min(0).optional().meta({ description: 'Backup microphones required for vip1 (the room’s last channels).', procedure: 'P10' }),
+    co2_max_ppm: z.number().positive().optional().meta({ description: 'CO2 upper limit where the room has a sensor.', procedure: 'P16' }),
+    meeting_scene: z.string().optional().meta({ description: 'The scene applied at the readiness step.', procedure: 'P4' }),
+  })
+  .meta({
+    description:
+      'Policies: the conditions and lead times a room must meet (a room names one with `policy:`). Every default is a number from procedures.md; a policy names only what differs from the policy it `extends` (by default the procedures’ defaults), and `default` itself may be redefined.',
+  });
 
 export type PolicyInput = z.infer<typeof policyFields>;
 
