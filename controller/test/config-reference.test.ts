@@ -5,7 +5,7 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import { configSchema, gatewaySchema, roomSchema } from '../src/config/schema.ts';
 import { resolvePolicies } from '../src/config/policy-schema.ts';
-import { configReferenceSections, renderConfigReference } from '../src/config/reference-doc.ts';
+import { configReferenceSections, PROFILE_HEADING, renderConfigReference } from '../src/config/reference-doc.ts';
 import type { ReferenceRow } from '../src/config/reference.ts';
 
 // docs/configuration.md is generated from the zod schemas; these tests keep it current,
@@ -20,8 +20,8 @@ const row = (path: string): ReferenceRow => {
   if (!r) throw new Error(`no row for ${path}`);
   return r;
 };
-/** The key column of every table row of the document, read from the markdown itself. */
-const documented = [...doc.matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1]!);
+/** The key column of every table row of the site-config part of the document (the profile keys follow it), read from the markdown itself. */
+const documented = [...doc.split(`\n${PROFILE_HEADING}\n`)[0]!.matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1]!);
 /** `<policy>`, `<scene>`… stand for any one name. */
 const wildcard = (path: string) => path.replace(/<[^>]+>/g, '<*>');
 

@@ -1,5 +1,6 @@
 import { configSchema, roomSchema } from './schema.ts';
 import { DEFAULT_POLICY } from './policy-schema.ts';
+import { profileSchema } from './profile-schema.ts';
 import { walkSchema, type ReferenceRow, type ReferenceSection } from './reference.ts';
 
 /**
@@ -61,8 +62,18 @@ How to read the tables:
   default come from; a site changes those defaults through a policy.
 
 Device profiles (\`devices/profiles/*.yaml\` and a site's \`profiles_dir\`) have a schema of
-their own: see [device-profiles.md](device-profiles.md).
+their own: [device-profiles.md](device-profiles.md) explains it, and
+[the last section](#device-profile-files) lists its keys.
 `;
+
+export const PROFILE_HEADING = '## Device profile files';
+
+const PROFILE_INTRO = `The keys of a device profile file, from the profile schema
+(\`controller/src/config/profile-schema.ts\`); what they mean, with a worked Modbus example, is
+in [device-profiles.md](device-profiles.md). \`points.<name>\` is a point of the device,
+e.g. \`setpoint\` or \`mic.{channel}.level\`. A profile in a site's \`profiles_dir\` may also say
+\`extends: <id>\` of a built-in profile: it is merged onto that one (mappings key by key, lists
+and values replaced, \`null\` removes) before these keys are checked.`;
 
 /** GitHub's heading anchors: lower case, punctuation dropped, spaces to "-". */
 const anchor = (title: string) => title.toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
@@ -106,7 +117,8 @@ export function renderConfigReference(sections: ReferenceSection[] = configRefer
   };
   const ordered = [...sections].sort((a, b) => rank(a.name) - rank(b.name));
   const title = (s: ReferenceSection) => titles.get(s.name) ?? `\`${s.name}\``;
-  const out = [HEADER, '## Sections', '', ...ordered.map((s) => `- [${title(s).replace(/`/g, '')}](#${anchor(title(s))})`), ''];
+  const contents = [...ordered.map(title), PROFILE_HEADING.slice(3)].map((t) => `- [${t.replace(/`/g, '')}](#${anchor(t)})`);
+  const out = [HEADER, '## Sections', '', ...contents, ''];
   for (const section of ordered) {
     out.push(`## ${title(section)}`, '');
     if (section.intro) out.push(section.intro, '');
@@ -115,5 +127,7 @@ export function renderConfigReference(sections: ReferenceSection[] = configRefer
     for (const row of section.rows) out.push(rowLine(section.intro && row.description === section.intro ? { ...row, description: 'The section above.' } : row));
     out.push('');
   }
+  out.push(PROFILE_HEADING, '', PROFILE_INTRO, '', '| key | type | default | required |', '| --- | --- | --- | --- |');
+  for (const row of walkSchema(profileSchema).flatMap((sec) => sec.rows)) out.push(`| ${[`\`${row.path}\``, row.type, defaultCell(row), row.required ? 'yes' : 'no'].map(cell).join(' | ')} |`);
   return `${out.join('\n').trimEnd()}\n`;
 }
