@@ -113,11 +113,11 @@ describe('points InfluxDB refuses (a real influxd, retention policies of 1 day)'
 
       const refusedLines = r.log.lines().filter((l) => String(l.msg).startsWith('recorder: InfluxDB refused'));
       expect(refusedLines).toHaveLength(1);
-      const day = new Date(old).toISOString().slice(0, 10);
+      const day = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(old);
       // The first batch held only refused points: the log must not say the rest was written.
       expect(refusedLines[0]).toMatchObject({ level: 40, msg: 'recorder: InfluxDB refused 100 points — every point of its batch', cause: 'retention', rp: 'long', points: 100 });
       expect(String(refusedLines[0]!.why)).toBe(
-        `points older than the retention policy "long" (1 d); the oldest is from ${day}, 3 days ago. InfluxDB keeps nothing older, so they are lost: a clock set in the past, or a simulated day long gone (roomctl start --simulate --day, sim run --day) — play a recent day (the demo plays today by default), fix the clock, or raise influx.retention.long_days`,
+        `points older than the retention policy "long" (1 d); the oldest is from ${day} (Asia/Shanghai), 3 days ago. InfluxDB keeps nothing older, so they are lost: a clock set in the past, or a simulated day long gone (roomctl start --simulate --day, sim run --day) — play a recent day (the demo plays today by default), fix the clock, or raise influx.retention.long_days`,
       );
       expect(String(refusedLines[0]!.reason)).toBe('partial write: points beyond retention policy dropped=100');
 
@@ -137,6 +137,43 @@ describe('points InfluxDB refuses (a real influxd, retention policies of 1 day)'
         'roomctl_recorder_refused_points_total{cause="retention",rp="long"} 350',
       ])
         expect(text.split('\n'), line).toContain(line);
+    } finally {
+      db.close();
+      await r.close();
+    }
+  });
+});
+
+describe('two causes in one batch (a real influxd names only one cause per request)', () => {
+  it('counts old points and a field type conflict of the same batch apart and exactly, each cause logged once', async () => {
+    const database = uniqueDatabase('conflict');
+    const r = await rig(`influx: { database: ${database}, url: "${influxd.url}", batch_size: 1000, retention: { raw_days: 1, long_days: 1 } }\n`, true);
+    const db = reader(influxd.url, database);
+    try {
+      await waitFor(async () => (await db.query('SHOW RETENTION POLICIES')).some((p) => p.name === 'long'), 30_000, 'the recorder creating its retention policies');
+      // An earlier version wrote readiness.passed as text into the current shard: the recorder's numbers now conflict.
+      const now = Date.now();
+      expect(await db.writeLines('long', [`readiness,site=health,room=A-101,check=legacy,status=pass passed="yes" ${now - 1000}000000`])).toEqual({ ok: true, written: 1, rejected: [] });
+      await r.service.recorder.flush();
+      const old = now - 3 * 86_400_000;
+      for (let i = 0; i < 20; i++) r.service.bus.emit('check', { room: 'A-101', check: 'old_clock', status: 'pass', step: 'ready', ts: old + i });
+      for (let i = 0; i < 30; i++) r.service.bus.emit('check', { room: 'A-101', check: 'conflicting', status: 'pass', step: 'ready', ts: now + i });
+      await r.service.recorder.flush();
+
+      const stats = r.service.recorder.stats();
+      expect(stats.rejected).toBe(50);
+      // The batch's current lines go first, its old ones in a request of their own after them.
+      expect(stats.refusals.map((c) => [c.cause, c.rp, c.points])).toEqual([
+        ['type_conflict', 'long', 30],
+        ['retention', 'long', 20],
+      ]);
+      const lines = r.log.lines().filter((l) => String(l.msg).startsWith('recorder: InfluxDB refused'));
+      expect(lines.map((l) => [l.key, l.points, l.msg])).toEqual([
+        ['type_conflict:readiness.passed', 30, 'recorder: InfluxDB refused 30 points — and 20 more for another cause: none of its batch was written'],
+        ['retention:long', 20, 'recorder: InfluxDB refused 20 points — and 30 more for another cause: none of its batch was written'],
+      ]);
+      expect(String(lines[0]!.why)).toMatch(/^field "passed" of measurement "readiness" is string in InfluxDB and these points send it as float/);
+      expect((await r.health()).body).toMatchObject({ status: 'degraded', reasons: ['influx_refusing_points'], influx: { refused: 50 } });
     } finally {
       db.close();
       await r.close();

@@ -10,9 +10,9 @@ import { activityRow, phaseRow, alertRow, commandRow, deviceRow, meetingRow, rea
 import { Spool } from './spool.ts';
 import { BatchWriter, type WriterTruth } from './writer.ts';
 
-/** What the recorder needs of the site: its id, and each device's kind (for energy figures). */
+/** What the recorder needs of the site: its id (and time zone, for dates in its log), and each device's kind (for energy figures). */
 export interface RecorderSite {
-  config: { site: { id: string } };
+  config: { site: { id: string; timezone?: string } };
   rooms: readonly { id: string; devices: readonly { name: string; profile: { kind: string } }[] }[];
 }
 
@@ -82,7 +82,7 @@ export class Recorder {
     if (found.lines > 0) logger.info({ points: found.lines, bytes: found.bytes, dir }, this.cfg.url ? 'recorder: the spool holds points from an earlier run; replaying them first' : 'recorder: the spool holds points from an earlier run');
     if (this.cfg.url) this.conn = new InfluxConnection({ url: this.cfg.url, database: this.cfg.database, username: this.cfg.username, password: this.cfg.password, timeoutMs: this.cfg.timeout_ms });
     else logger.warn({ dir, max_mb: this.cfg.spool_max_mb }, 'recorder: no influx.url configured; recording to the local spool only (it is replayed once InfluxDB is configured)');
-    this.writer = new BatchWriter({ conn: this.conn, spool: this.spool, retention: this.retention(), batchSize: this.cfg.batch_size, logger, onSpoolChange: (d) => this.spoolChanged(d) });
+    this.writer = new BatchWriter({ conn: this.conn, spool: this.spool, retention: this.retention(), batchSize: this.cfg.batch_size, logger, timezone: this.deps.site.config.site.timezone, onSpoolChange: (d) => this.spoolChanged(d) });
     if (found.torn > 0) {
       logger.warn({ lines: found.torn }, 'recorder: cut an incomplete last line from the spool (the previous run died mid-write)');
       this.writer.countDropped(found.torn);

@@ -1,5 +1,6 @@
 import type { Logger } from '../log.ts';
 import type { LineRejection, RetentionSpec } from '../adapters/influx.ts';
+import { localDate } from '../model/local-time.ts';
 
 /**
  * What became of the points InfluxDB did not keep, so that /healthz and /metrics can
@@ -65,6 +66,7 @@ export class Refusals {
   constructor(
     private logger: Logger,
     retention: readonly RetentionSpec[],
+    private timezone = 'UTC',
   ) {
     this.days = new Map(retention.map((r) => [r.name, r.days]));
   }
@@ -99,25 +101,23 @@ export class Refusals {
     this.lastRefusedAt = now;
     let total = 0;
     for (const r of refused) total += r.rejection.count;
-    const fresh: { key: string; r: Refused; c: RefusalCount }[] = [];
+    const fresh = new Map<string, { r: Refused; c: RefusalCount; n: number }>();
     for (const r of refused) {
       const { cause, key, explanation } = this.classify(r);
       let c = this.counts.get(key);
-      if (!c) {
-        this.counts.set(key, (c = { cause, rp: r.rp, points: 0, explanation, lastAt: now }));
-        fresh.push({ key, r, c });
+      if (!c) this.counts.set(key, (c = { cause, rp: r.rp, points: 0, explanation, lastAt: now }));
+      if (c.points === 0 || fresh.has(key)) {
+        const f = fresh.get(key) ?? { r, c, n: 0 };
+        f.n += r.rejection.count;
+        fresh.set(key, f);
       }
       c.points += r.rejection.count;
       c.lastAt = now;
     }
-    const points = total === 1 ? 'a point' : `${total.toLocaleString('en-US')} points`;
-    const others = outcome.lines - total;
-    // Never "the rest was written" unless it was: the rest may have failed (and is retried).
-    const rest = others === 0 ? ' — every point of its batch' : outcome.written === others ? '; the rest of its batch was written' : `; ${outcome.written} of the other ${others} were written, the rest are retried`;
-    for (const { key, r, c } of fresh)
+    for (const [key, { r, c, n }] of fresh)
       this.logger.warn(
-        { cause: c.cause, rp: r.rp, points: r.rejection.count, why: c.explanation, reason: r.rejection.reason.slice(0, 300), line: r.rejection.line?.slice(0, 300), refused_total: this.total(), key, note: 'logged once per cause: /healthz (influx.refused) and /metrics (roomctl_recorder_refused_points_total) count every one' },
-        `recorder: InfluxDB refused ${points}${rest}`,
+        { cause: c.cause, rp: r.rp, points: n, why: c.explanation, reason: r.rejection.reason.slice(0, 300), line: r.rejection.line?.slice(0, 300), refused_total: this.total(), key, note: 'logged once per cause: /healthz (influx.refused) and /metrics (roomctl_recorder_refused_points_total) count every one' },
+        `recorder: InfluxDB refused ${n === 1 ? 'a point' : `${n.toLocaleString('en-US')} points`}${restOfBatch(n, total, outcome)}`,
       );
   }
 
@@ -152,7 +152,7 @@ export class Refusals {
         const t = lineTimeMs(l);
         if (t < oldest) oldest = t;
       }
-      const when = Number.isFinite(oldest) ? `; the oldest is from ${new Date(oldest).toISOString().slice(0, 10)}, ${Math.floor((Date.now() - oldest) / DAY_MS)} days ago` : '';
+      const when = Number.isFinite(oldest) ? `; the oldest is from ${localDate(oldest, this.timezone)} (${this.timezone}), ${Math.floor((Date.now() - oldest) / DAY_MS)} days ago` : '';
       return {
         cause: 'retention',
         key: `retention:${rp}`,
@@ -174,4 +174,16 @@ export class Refusals {
       return { cause: 'unparsable', key: 'unparsable', explanation: 'lines InfluxDB cannot parse: roomctl validates every line it makes, so this is a bug — please report it with the line' };
     return { cause: 'other', key: `other:${reason.replace(/dropped=\d+/, '').slice(0, 80)}`, explanation: `InfluxDB said: ${reason.slice(0, 200)}` };
   }
+}
+
+/**
+ * What became of the rest of the batch, truthfully: `n` points of this cause, `total`
+ * refused in the batch, of `lines` sent. Never "the rest was written" unless it was.
+ */
+function restOfBatch(n: number, total: number, outcome: { lines: number; written: number }): string {
+  const more = total > n ? `${(total - n).toLocaleString('en-US')} more for another cause` : '';
+  const others = outcome.lines - total;
+  if (others === 0) return more ? ` — and ${more}: none of its batch was written` : ' — every point of its batch';
+  if (outcome.written === others) return more ? `; ${more}; the rest of its batch was written` : '; the rest of its batch was written';
+  return `;${more ? ` ${more};` : ''} ${outcome.written} of the other ${others} were written, the rest are retried`;
 }

@@ -44,6 +44,8 @@ export interface WriterOptions {
   retention: RetentionSpec[];
   batchSize: number;
   logger: Logger;
+  /** The site's time zone, for the dates a refusal's explanation names (default UTC). */
+  timezone?: string;
   /** After every spool change: lets the recorder warn and alert as it nears the bound. */
   onSpoolChange?: (dropped: number) => void;
 }
@@ -87,7 +89,7 @@ export class BatchWriter {
   constructor(private o: WriterOptions) {
     this.mode = !o.conn ? 'spool-only' : o.spool.lines > 0 ? 'spooling' : 'live';
     this.validRp = new Set(o.retention.map((r) => r.name));
-    this.refusals = new Refusals(o.logger, o.retention);
+    this.refusals = new Refusals(o.logger, o.retention, o.timezone);
   }
 
   stats(): WriterStats {
