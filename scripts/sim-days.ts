@@ -34,8 +34,14 @@ const { values } = parseArgs({
     /** Check the reports already in --out without playing the days again. */
     'check-only': { type: 'boolean', default: false },
     out: { type: 'string', default: join(ROOT, '.roomctl', 'sim-days') },
+    help: { type: 'boolean', default: false },
   },
 });
+if (values.help) {
+  // The options were parsed (strictly: an unknown one is an error) before this usage is printed.
+  console.log('usage: npm run sim:days -- [--seeds 1,2,3] [--days 2025-07-16,2026-01-14] [--faults-only|--no-faults] [--parallel 2] [--out DIR] [--check-only]');
+  process.exit(0);
+}
 
 const FAULTS_FILE = join(ROOT, 'config', 'demo-faults.yaml');
 /** The checks (or the device alert) each fault kind must show up as. */
