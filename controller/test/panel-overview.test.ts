@@ -118,7 +118,7 @@ describe('the engineer overview and room page in headless Chromium', () => {
     await page.goto(`${b.base}/#token=rct_0123456789_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`);
     await page.locator('#token-input').waitFor({ timeout: 20_000 });
     expect(page.url()).toBe(`${b.base}/`);
-    expect(await page.locator('#notice .reason').textContent()).toContain('the API token is not known');
+    expect(await page.locator('#notice .reason').textContent()).toBe('令牌未被接受：API 令牌不存在'); // in the page's language (issue 13, item 2)
     await page.locator('#token-input').fill(engineer);
     await page.locator('#token-input').press('Enter');
     await page.locator('[data-room="4F-401"]').waitFor({ timeout: 20_000 });
@@ -184,7 +184,7 @@ describe('the engineer overview and room page in headless Chromium', () => {
     const result = await b.service.engine.applyScene('3F-301', 'dim', 'api');
     expect(result.ok).toBe(true);
     await waitFor(async () => (await page().locator('[data-point="lights.main.level"] [data-field="value"]').textContent()) === '20 %', 20_000, 'the lights row at 20 %');
-    await waitFor(async () => (await page().locator('#events li').first().textContent())?.includes('scene dim：ok'), 20_000, 'the scene at the top of the events');
+    await waitFor(async () => (await page().locator('#events li').first().textContent())?.includes('场景 调暗：完成'), 20_000, 'the scene at the top of the events');
     await page().locator('#lang').click();
     expect(await page().locator('[data-point="air.co2"] [data-field="quality"]').textContent()).toBe('offline');
     expect(await page().locator('#points thead').textContent()).toBe('PointValueQualityLast reading');

@@ -75,9 +75,24 @@ export interface WebPagesOptions {
   dir?: string;
 }
 
+/**
+ * The HTML pages carry the site's default language (`site.language`) in `<html lang>`:
+ * a page that has no token yet cannot ask the API, and its sign-in card must already
+ * speak the site's language. The language is no secret; nothing else of the site is.
+ */
+function withLanguage(assets: Map<string, Asset>, language: string): Map<string, Asset> {
+  const out = new Map(assets);
+  for (const [name, a] of assets) {
+    if (!name.endsWith('.html')) continue;
+    const body = Buffer.from(a.body.toString('utf8').replace(/<html lang="[^"]*">/, `<html lang="${language}">`));
+    out.set(name, { ...a, body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` });
+  }
+  return out;
+}
+
 export function webPagesPlugin(options: WebPagesOptions = {}): FastifyPluginAsync {
   return async (app: FastifyInstance) => {
-    const assets = loadAssets(options.dir);
+    const assets = withLanguage(loadAssets(options.dir), app.roomctl.site.config.site.language);
     const send = (req: FastifyRequest, reply: FastifyReply, name: string) => {
       const a = assets.get(name);
       if (!a) throw notFound('file', name);

@@ -12,12 +12,18 @@
  */
 let watching = false;
 
+/**
+ * `{ token, empty }`: the token to use (just taken from the address, or kept from
+ * before), and whether the address had `#token=` / `?token=` with nothing after it
+ * (a link cut short) — the sign-in card says so instead of just asking again.
+ */
 export function takeToken(storageKey) {
   const url = new URL(location.href);
   const hash = new URLSearchParams(url.hash.slice(1));
-  const fresh = hash.get('token') || url.searchParams.get('token');
-  if (fresh) {
-    store.set(storageKey, fresh.trim());
+  const present = hash.has('token') || url.searchParams.has('token');
+  const fresh = (hash.get('token') || url.searchParams.get('token') || '').trim();
+  if (present) {
+    if (fresh) store.set(storageKey, fresh);
     url.searchParams.delete('token');
     hash.delete('token');
     const rest = hash.toString();
@@ -32,7 +38,7 @@ export function takeToken(storageKey) {
       location.reload();
     });
   }
-  return store.get(storageKey);
+  return { token: store.get(storageKey), empty: present && !fresh };
 }
 
 /** localStorage, or memory where it is refused (a locked-down kiosk browser). */
@@ -275,12 +281,13 @@ export class ServiceClock {
   }
 }
 
-/** `HH:MM` in the site's time zone. */
+/** `HH:MM` in the site's time zone (the same digits in both languages; never the tablet's zone). */
 export function hhmm(ts, timeZone, lang) {
   try {
-    return new Intl.DateTimeFormat(lang === 'zh-CN' ? 'zh-CN' : 'en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hour12: false }).format(ts);
+    return new Intl.DateTimeFormat(lang === 'zh-CN' ? 'zh-CN' : 'en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(ts);
   } catch {
-    return new Date(ts).toISOString().slice(11, 16);
+    // An unknown zone name: UTC, said so, rather than a wrong local time.
+    return `${new Date(ts).toISOString().slice(11, 16)} UTC`;
   }
 }
 
@@ -310,7 +317,9 @@ export function roomFromPath() {
 
 /**
  * The prompt shown when a page has no token or its token was refused: a technician
- * pastes one (from `roomctl token create`) once, and the page starts again.
+ * pastes one (from `roomctl token create`) once, and the page starts again. It also
+ * says how to bring the token in the address instead (`#token=…`, never sent to the
+ * server). `reason` is already in the page's language, or empty.
  */
 export function showTokenPrompt(container, { title, hint, reason, storageKey, t }) {
   container.replaceChildren();
@@ -329,6 +338,9 @@ export function showTokenPrompt(container, { title, hint, reason, storageKey, t 
     input,
     el('button', { type: 'submit', text: t('auth.save') }),
   );
-  container.append(el('h2', { text: title }), reason ? el('p', { class: 'reason', text: reason }) : null, el('p', { class: 'hint', text: hint }), form);
+  const example = `${location.origin}${location.pathname}#token=rct_…`;
+  // el() skips empty children; DOM append() would write a missing reason as the text "null".
+  const card = el('div', {}, el('h2', { text: title }), reason ? el('p', { class: 'reason', text: reason }) : null, el('p', { class: 'hint', text: hint }), form, el('p', { class: 'hint fragment', text: t('auth.fragment', { example }) }));
+  container.append(...card.childNodes);
   container.hidden = false;
 }

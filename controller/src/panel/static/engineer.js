@@ -3,6 +3,7 @@
 // temperature, readiness, meeting and alerts are put in words.
 import { Api, ApiProblem, el, hhmm, ServiceClock, showTokenPrompt, store, takeToken } from './common.js';
 import { checkName, duration, initialLanguage, language, otherLanguage, setLanguage, t } from './i18n.js';
+import { apiMessage } from './words.js';
 
 /** One token for the overview and every room page of this server (engineer, viewer or admin). */
 export const TOKEN_KEY = 'token.site';
@@ -22,11 +23,15 @@ export class SitePage {
     $('lang').addEventListener('click', () => {
       setLanguage(otherLanguage(), true);
       this.header();
-      this.onLanguage();
+      // A sign-in card or a message on screen is drawn again in the new language.
+      if (this.notice) this.notice();
+      else this.onLanguage();
     });
-    this.token = takeToken(TOKEN_KEY);
+    this.header();
+    const { token, empty } = takeToken(TOKEN_KEY);
+    this.token = token;
     if (!this.token) {
-      this.askToken();
+      this.askToken(empty ? () => t('auth.emptyToken') : undefined);
       return false;
     }
     this.api = new Api(this.token);
@@ -52,6 +57,8 @@ export class SitePage {
   connection() {
     const c = $('conn');
     const state = this.live ? this.live.state : 'connecting';
+    // Nothing is connecting while a sign-in card or a message is up.
+    c.hidden = !!this.notice;
     c.dataset.state = state;
     const seconds = this.live && this.live.retryAt ? Math.max(0, Math.ceil((this.live.retryAt - Date.now()) / 1000)) : 0;
     c.textContent = state === 'offline' ? t('conn.offline', { s: seconds }) : t(`conn.${state}`);
@@ -72,24 +79,36 @@ export class SitePage {
   }
 
   problem(err) {
-    if (!(err instanceof ApiProblem)) return this.fatal(String(err && err.message ? err.message : err));
+    if (!(err instanceof ApiProblem)) {
+      console.error(err);
+      return this.fatal(() => t('error.page'));
+    }
     if (err.status === 0 || err.status >= 500) return; // the live socket's reconnection re-fetches
-    if (err.status === 401 || err.status === 403) return this.askToken(err.message);
-    this.fatal(err.message);
+    if (err.status === 401 || err.status === 403) {
+      store.remove(TOKEN_KEY);
+      return this.askToken(() => t('auth.rejected', { message: apiMessage(err) }));
+    }
+    this.fatal(() => apiMessage(err));
   }
 
+  /** `reason`: a function giving the text in the current language (the card is redrawn when it changes). */
   askToken(reason) {
     if (this.live) this.live.stop();
-    if (reason) store.remove(TOKEN_KEY);
     $('main').hidden = true;
-    showTokenPrompt($('notice'), { title: t('auth.siteTitle'), hint: t('auth.siteHint'), reason: reason ? t('auth.rejected', { message: reason }) : '', storageKey: TOKEN_KEY, t });
+    $('conn').hidden = true;
+    this.notice = () => showTokenPrompt($('notice'), { title: t('auth.siteTitle'), hint: t('auth.siteHint'), reason: reason ? reason() : '', storageKey: TOKEN_KEY, t });
+    this.notice();
   }
 
   fatal(message) {
     if (this.live) this.live.stop();
     $('main').hidden = true;
-    $('notice').replaceChildren(el('h2', { text: message }));
-    $('notice').hidden = false;
+    $('conn').hidden = true;
+    this.notice = () => {
+      $('notice').replaceChildren(el('h2', { text: message() }));
+      $('notice').hidden = false;
+    };
+    this.notice();
   }
 }
 

@@ -11,7 +11,7 @@ const $ = (id) => document.getElementById(id);
 const rooms = new Map();
 const page = new SitePage({ onLanguage: render });
 
-start().catch((err) => page.fatal(String(err && err.message ? err.message : err)));
+start().catch((err) => page.problem(err));
 
 async function start() {
   if (!(await page.start())) return;

@@ -5,6 +5,7 @@
 // shows one only if it was given one.
 import { Api, ApiProblem, el, hhmm, Live, roomFromPath, ServiceClock, showTokenPrompt, store, takeToken } from './common.js';
 import { checkName, duration, initialLanguage, language, otherLanguage, setLanguage, t } from './i18n.js';
+import { apiMessage } from './words.js';
 
 const roomId = roomFromPath();
 const tokenKey = `token.panel.${roomId}`;
@@ -25,19 +26,24 @@ const state = {
 
 let api;
 let live;
+/** What the notice shows (sign-in card or message), drawn again when the language changes. */
+let notice;
 
-boot().catch((err) => fatal(String(err && err.message ? err.message : err)));
+boot().catch((err) => problem(err));
 
 async function boot() {
   setLanguage(initialLanguage(null));
+  $('lang').textContent = t('lang.other');
   $('lang').addEventListener('click', () => {
     setLanguage(otherLanguage(), true);
-    render();
+    $('lang').textContent = t('lang.other');
+    if (notice) notice();
+    else render();
   });
-  if (!roomId) return fatal(t('error.noRoom'));
+  if (!roomId) return fatal(() => t('error.noRoom'));
   $('room-name').textContent = roomId;
-  const token = takeToken(tokenKey);
-  if (!token) return askToken();
+  const { token, empty } = takeToken(tokenKey);
+  if (!token) return askToken(empty ? () => t('auth.emptyToken') : undefined);
   api = new Api(token);
   try {
     state.site = await api.get('/api/v1/site');
@@ -123,8 +129,8 @@ async function press(scene) {
     state.summary = { ...state.summary, scene: { name: result.scene, ok: result.ok, source: result.source, ts: result.ts } };
     state.message = result.ok ? { kind: 'ok', text: () => t('scene.ok', { scene: sceneLabel(scene) }) } : { kind: 'bad', text: () => t('scene.failed', { scene: sceneLabel(scene), why: failure(result) }) };
   } catch (err) {
-    if (err instanceof ApiProblem && err.status === 401) return askToken(err.message);
-    const text = err instanceof ApiProblem && err.status === 429 ? () => t('scene.busy') : err instanceof ApiProblem && err.status === 0 ? () => t('scene.offline') : () => err.message;
+    if (err instanceof ApiProblem && err.status === 401) return problem(err);
+    const text = err instanceof ApiProblem && err.status === 0 ? () => t('scene.offline') : () => apiMessage(err);
     state.message = { kind: 'bad', text };
   } finally {
     state.pending = null;
@@ -132,10 +138,12 @@ async function press(scene) {
   }
 }
 
+/** Why a scene stopped: the engine's reason is English, shown in English; in Chinese the point that was not confirmed. */
 function failure(result) {
   const f = result.failed;
   if (!f) return '';
-  return f.point ? `${f.point}: ${f.reason}` : f.reason;
+  if (language() === 'en') return f.point ? `${f.point}: ${f.reason}` : f.reason;
+  return f.point ? t('scene.notConfirmed', { point: f.point }) : t('result.failed');
 }
 
 function sceneLabel(scene) {
@@ -233,12 +241,12 @@ function renderMeeting() {
 function renderScenes() {
   const box = $('scenes');
   const active = state.summary && state.summary.scene;
+  // One language per page: a button shows its label in the page's language only.
   const buttons = state.scenes.map((scene) => {
-    const other = scene.label && scene.label[otherLanguage()];
     const classes = ['scene'];
     if (state.pending && state.pending.name === scene.name) classes.push('busy');
     else if (active && active.name === scene.name) classes.push(active.ok ? 'active' : 'failed');
-    return el('button', { type: 'button', class: classes.join(' '), 'data-scene': scene.name, disabled: !!state.pending, onclick: () => press(scene) }, sceneLabel(scene), other && other !== sceneLabel(scene) ? el('small', { text: other }) : null);
+    return el('button', { type: 'button', class: classes.join(' '), 'data-scene': scene.name, disabled: !!state.pending, onclick: () => press(scene) }, sceneLabel(scene));
   });
   box.replaceChildren(...buttons);
   const status = $('scene-status');
@@ -277,6 +285,7 @@ function onOff(v) {
 
 function renderConnection(connState, l) {
   const c = $('conn');
+  c.hidden = !!notice;
   c.dataset.state = connState;
   const seconds = l && l.retryAt ? Math.max(0, Math.ceil((l.retryAt - Date.now()) / 1000)) : 0;
   c.textContent = connState === 'offline' ? t('conn.offline', { s: seconds }) : t(`conn.${connState}`);
@@ -305,31 +314,39 @@ async function stillAllowed() {
 }
 
 function problem(err) {
-  if (!(err instanceof ApiProblem)) return fatal(String(err && err.message ? err.message : err));
+  if (!(err instanceof ApiProblem)) {
+    console.error(err);
+    return fatal(() => t('error.page'));
+  }
   // Unreachable or restarting: the live socket's reconnection brings a fresh refresh.
   if (err.status === 0 || err.status >= 500) {
     if (!state.summary) setTimeout(() => location.reload(), 5000);
     return;
   }
-  if (err.status === 401) return askToken(err.message);
-  if (err.status === 403) {
+  if (err.status === 401 || err.status === 403) {
     store.remove(tokenKey);
-    return askToken(err.message);
+    return askToken(() => t('auth.rejected', { message: apiMessage(err) }));
   }
-  fatal(t('error.room', { room: roomId, message: err.message }));
+  fatal(() => t('error.room', { room: roomId, message: apiMessage(err) }));
 }
 
+/** `reason`: a function giving the text in the current language, or nothing. */
 function askToken(reason) {
   if (live) live.stop();
-  if (reason) store.remove(tokenKey);
   $('main').hidden = true;
-  showTokenPrompt($('notice'), { title: t('auth.panelTitle'), hint: t('auth.panelHint', { room: roomId }), reason: reason ? t('auth.rejected', { message: reason }) : '', storageKey: tokenKey, t });
+  $('conn').hidden = true;
+  notice = () => showTokenPrompt($('notice'), { title: t('auth.panelTitle'), hint: t('auth.panelHint', { room: roomId }), reason: reason ? reason() : '', storageKey: tokenKey, t });
+  notice();
 }
 
 function fatal(message) {
   if (live) live.stop();
   $('main').hidden = true;
-  const n = $('notice');
-  n.replaceChildren(el('h2', { text: message }));
-  n.hidden = false;
+  $('conn').hidden = true;
+  notice = () => {
+    const n = $('notice');
+    n.replaceChildren(el('h2', { text: message() }));
+    n.hidden = false;
+  };
+  notice();
 }

@@ -3,7 +3,8 @@
 // over the WebSocket (this room only); every (re)connection re-fetches it all.
 import { el, hhmm, Live, roomFromPath } from './common.js';
 import { alertsText, bandText, devicesText, meeting, readiness, SitePage, temperature } from './engineer.js';
-import { language, t, translateStatic } from './i18n.js';
+import { checkName, language, t, translateStatic } from './i18n.js';
+import { alertText, codeWord, deviceErrorText, deviceKindText, valueText } from './words.js';
 
 const $ = (id) => document.getElementById(id);
 const roomId = roomFromPath();
@@ -11,7 +12,7 @@ const page = new SitePage({ onLanguage: render });
 const state = { summary: null, points: new Map(), devices: new Map(), alerts: new Map(), events: [] };
 const MAX_EVENTS = 100;
 
-start().catch((err) => page.fatal(String(err && err.message ? err.message : err)));
+start().catch((err) => page.problem(err));
 
 async function start() {
   if (!(await page.start())) return;
@@ -128,7 +129,7 @@ function renderPoints() {
       'tr',
       { 'data-point': p.id },
       el('td', { text: p.id }),
-      el('td', { class: 'num', 'data-field': 'value', text: p.value === null || p.value === undefined ? '—' : `${typeof p.value === 'number' ? +p.value.toFixed(2) : p.value}${p.unit ? ` ${p.unit}` : ''}` }),
+      el('td', { class: 'num', 'data-field': 'value', text: p.value === null || p.value === undefined ? '—' : `${valueText(p.value)}${p.unit ? ` ${p.unit}` : ''}` }),
       el('td', {}, el('span', { class: `q ${p.quality}`, 'data-field': 'quality', text: t(`quality.${p.quality}`) })),
       el('td', { class: 'num', text: age(now, p.ts) }),
     ),
@@ -150,18 +151,18 @@ function renderDevices() {
       'tr',
       { 'data-device': d.name },
       el('td', { text: d.name }),
-      el('td', { text: [d.kind, d.protocol].filter(Boolean).join(' · ') }),
+      el('td', { text: deviceKindText(d.kind, d.protocol) }),
       el('td', {}, el('span', { class: `q ${d.online ? 'good' : 'offline'}`, text: t(d.online ? 'yes' : 'no') })),
       el('td', { class: 'num', text: d.errors ?? 0 }),
       el('td', { class: 'num', text: typeof d.latencyMs === 'number' ? `${Math.round(d.latencyMs)} ms` : '' }),
-      el('td', { class: 'wrap', text: d.lastError || '' }),
+      el('td', { class: 'wrap', text: deviceErrorText(d.lastError) }),
     ),
   );
   $('devices').tBodies[0].replaceChildren(...rows);
 }
 
 function renderAlerts() {
-  const items = [...state.alerts.values()].sort((a, b) => b.ts - a.ts).map((a) => el('li', { class: a.severity, 'data-alert': a.id }, el('time', { text: when(a.ts) }), a.message));
+  const items = [...state.alerts.values()].sort((a, b) => b.ts - a.ts).map((a) => el('li', { class: a.severity, 'data-alert': a.id }, el('time', { text: when(a.ts) }), alertText(a)));
   $('alerts').replaceChildren(...(items.length ? items : [el('li', { class: 'empty', text: t('ov.noAlerts') })]));
 }
 
@@ -174,23 +175,39 @@ function when(ts) {
   return hhmm(ts, page.site.timezone, language());
 }
 
+/** A scene by its label in the page's language; a step or routine (`av_on`, `vip_check@7d`) by its words. */
+function activityName(a) {
+  if (a.kind === 'scene') {
+    const scene = (state.summary?.scenes || []).find((x) => x.name === a.name);
+    const label = scene?.label || {};
+    return label[language()] || a.name;
+  }
+  const [base, when] = String(a.name).split('@');
+  const ahead = /^(\d+)([dh])$/.exec(when || '');
+  return codeWord('step', base) + (ahead ? ` (${t(ahead[2] === 'd' ? 'ahead.d' : 'ahead.h', { n: ahead[1] })})` : when ? ` (${when})` : '');
+}
+
 function eventText(e) {
+  const sep = language() === 'en' ? ', ' : '、';
   switch (e.type) {
     case 'alert':
-      return t(e.alert.state === 'raised' ? 'ev.alert.raised' : 'ev.alert.cleared', { message: e.alert.message });
+      return t(e.alert.state === 'raised' ? 'ev.alert.raised' : 'ev.alert.cleared', { message: alertText(e.alert) });
     case 'activity': {
       const a = e.activity;
-      return t('ev.activity', { kind: a.kind, name: a.name, result: a.result }) + (a.detail ? ` — ${a.detail}` : '');
+      // The detail is the engine's English sentence: shown in English only.
+      return t('ev.activity', { kind: codeWord('act', a.kind), name: activityName(a), result: codeWord('result', a.result) }) + (a.detail && language() === 'en' ? ` — ${a.detail}` : '');
     }
     case 'verdict': {
       const v = e.verdict;
-      return t('ev.verdict', { meeting: v.meetingId, ready: v.readyAtStart ? t('ev.verdict.ready') : t('ev.verdict.late', { checks: v.failingChecks.join(', ') }) });
+      return t('ev.verdict', { meeting: v.meetingId, ready: v.readyAtStart ? t('ev.verdict.ready') : t('ev.verdict.late', { checks: v.failingChecks.map(checkName).join(sep) }) });
     }
-    case 'device':
-      return t(e.online ? 'ev.device.online' : 'ev.device.offline', { device: e.device }) + (e.error ? ` — ${e.error}` : '');
+    case 'device': {
+      const why = deviceErrorText(e.error);
+      return t(e.online ? 'ev.device.online' : 'ev.device.offline', { device: e.device }) + (why ? ` — ${why}` : '');
+    }
     case 'meeting': {
       const m = e.meeting;
-      return t('ev.meeting', { change: e.change, start: when(m.start), end: when(m.end) }) + (m.title ? ` — ${m.title}` : '');
+      return t('ev.meeting', { change: codeWord('mchange', e.change), start: when(m.start), end: when(m.end) }) + (m.title ? ` — ${m.title}` : '');
     }
     default:
       return e.type;
