@@ -291,6 +291,23 @@ export function hhmm(ts, timeZone, lang) {
   }
 }
 
+/** `HH:MM` for today at the site; with the day (`15 Jul, 17:40`, and as Chinese writes it) for another day: an event list may reach back. */
+export function when(ts, now, timeZone, lang) {
+  const day = (x) => {
+    try {
+      return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(x);
+    } catch {
+      return new Date(x).toISOString().slice(0, 10);
+    }
+  };
+  if (day(ts) === day(now)) return hhmm(ts, timeZone, lang);
+  try {
+    return new Intl.DateTimeFormat(lang === 'zh-CN' ? 'zh-CN' : 'en-GB', { timeZone, month: lang === 'zh-CN' ? 'numeric' : 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(ts);
+  } catch {
+    return `${new Date(ts).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+  }
+}
+
 /** Builds an element: el('div', { class: 'x', text: 'y' }, child…). */
 export function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);

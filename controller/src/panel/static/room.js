@@ -1,7 +1,7 @@
 // One room for the engineer (`/rooms/<room>`): its facts, every point with its value,
 // quality and age, its devices' health, its active alerts and its recent events. Live
 // over the WebSocket (this room only); every (re)connection re-fetches it all.
-import { el, hhmm, Live, roomFromPath } from './common.js';
+import { el, Live, roomFromPath, when as localWhen } from './common.js';
 import { alertsText, bandText, devicesText, meeting, readiness, SitePage, temperature } from './engineer.js';
 import { checkName, language, t, translateStatic } from './i18n.js';
 import { alertText, codeWord, deviceErrorText, deviceKindText, valueText } from './words.js';
@@ -172,7 +172,7 @@ function renderEvents() {
 }
 
 function when(ts) {
-  return hhmm(ts, page.site.timezone, language());
+  return localWhen(ts, page.clock.now(), page.site.timezone, language());
 }
 
 /** A scene by its label in the page's language; a step or routine (`av_on`, `vip_check@7d`) by its words. */
