@@ -200,7 +200,6 @@ rooms:
       'mqtt.broker.prot: unknown key (did you mean "port"?) (line 3)',
       'modbus.gateways[0].tcp.prot: unknown key (did you mean "port"?) (line 4)',
       'policies.p.lead_minutes.avv: unknown key (did you mean "av"?) (line 5)',
-      'rooms[0].scenes.s.steps[0].set: required (a string) (line 13)',
       'rooms[0].scenes.s.steps[0].sett: unknown key (did you mean "set"?) (line 13)',
       'rooms[0].scenes.s.allow_lock: unknown key (did you mean "allow_locks"?) (line 13)',
     ]);

@@ -34,12 +34,19 @@ function describe(input: unknown): string {
   return `${typeof input} ${String(input)}`;
 }
 
-/** zod issues → short sentences a building engineer can act on. */
+/**
+ * zod issues → short sentences a building engineer can act on; one per mistake. A
+ * misspelt key with a close known key (`timezon` → "did you mean timezone?") is the
+ * whole story: the "required" zod also reports for the key it was meant to be is
+ * dropped, since fixing the spelling fixes both.
+ */
 export function problemsFromZod(error: z.ZodError, prefix: (string | number)[] = [], schema?: z.ZodType): ConfigProblem[] {
-  return problemsFromIssues(error.issues, prefix, schema, []);
+  const meant = new Set<string>();
+  const all = problemsFromIssues(error.issues, prefix, schema, [], meant);
+  return all.filter((p) => !(p.message.startsWith('required') && meant.has(formatPath(p.path))));
 }
 
-function problemsFromIssues(issues: readonly z.core.$ZodIssue[], prefix: (string | number)[], schema: z.ZodType | undefined, base: PropertyKey[]): ConfigProblem[] {
+function problemsFromIssues(issues: readonly z.core.$ZodIssue[], prefix: (string | number)[], schema: z.ZodType | undefined, base: PropertyKey[], meant: Set<string>): ConfigProblem[] {
   const out: ConfigProblem[] = [];
   for (const issue of issues) {
     const rel = [...base, ...issue.path];
@@ -52,6 +59,7 @@ function problemsFromIssues(issues: readonly z.core.$ZodIssue[], prefix: (string
       case 'unrecognized_keys':
         for (const key of issue.keys) {
           const guess = schema ? closest(key, keysAt(schema, rel)) : undefined;
+          if (guess) meant.add(formatPath([...path, guess]));
           out.push({ path: [...path, key], message: `unknown key${guess ? ` (did you mean "${guess}"?)` : ''}` });
         }
         break;
@@ -67,7 +75,7 @@ function problemsFromIssues(issues: readonly z.core.$ZodIssue[], prefix: (string
       case 'invalid_union': {
         // Explain the alternative that came closest (fewest problems), in the same terms.
         const best = [...issue.errors].sort((a, b) => a.length - b.length)[0];
-        if (best && best.length > 0) out.push(...problemsFromIssues(best, prefix, schema, rel));
+        if (best && best.length > 0) out.push(...problemsFromIssues(best, prefix, schema, rel, meant));
         else out.push({ path, message: `does not match any accepted form (got ${describe(input)})` });
         break;
       }

@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, type Document } from 'yaml';
-import { configSchema, roomSchema, deviceSchema, type RoomConfig, type SiteConfig, type SceneConfig, type DeviceConfig, type GatewayConfig } from './schema.ts';
-import { resolvePolicies, type Policy } from './policy-schema.ts';
-import { formatProblem, problemsFromZod, closest, type ConfigProblem } from './issues.ts';
+import { configSchema, roomSchema, deviceSchema, gatewaySchema, mqttSchema, apiSchema, type RoomConfig, type SiteConfig, type SceneConfig, type DeviceConfig, type GatewayConfig, type MqttConfig, type ApiConfig } from './schema.ts';
+import { policyFields, resolvePolicies, type Policy, type PolicyInput } from './policy-schema.ts';
+import { formatProblem, problemsFromZod, type ConfigProblem } from './issues.ts';
 import { substituteEnv } from './env.ts';
-import { loadProfileCatalog, lookupProfile, type ProfileCatalog } from './profiles.ts';
-import { checkKindContract, type ContractFindings } from './kind-contracts.ts';
+import { siteProfiles, hint } from './site-profiles.ts';
+import { checkDevice, checkScenes, UnknownRefs } from './room-checks.ts';
+import { rawSection, writtenNames, WrittenNames, type Written } from './written.ts';
 import type { DeviceProfile } from './profile-schema.ts';
 import { resolveDevice, type ResolvedDevice } from '../model/devices.ts';
 
@@ -30,8 +31,12 @@ export interface Site {
 export interface ConfigLoad {
   /** Present unless a problem outside the rooms (or in every room) makes the file unusable. */
   site?: Site;
-  /** Every problem, formatted `path: message`, in file order. */
+  /** Every problem, formatted `path: message`, in file order: `unlocated` first, then `problems`. */
   errors: string[];
+  /** The site file's problems with their path and line, in file order. */
+  problems: ConfigProblem[];
+  /** Problems not at a path of the site file, as printed: a profile file's (`file: path: message`), a YAML syntax error, an unreadable file. */
+  unlocated: string[];
   /**
    * What works, with less: a profile without a point the engine can use (`profile
    * fcu-x: no point mode: no heat/cool switching …`), a broken profile no device of
@@ -40,6 +45,41 @@ export interface ConfigLoad {
   warnings: string[];
   /** Rooms and devices that start would skip because of those errors. */
   skipped: string[];
+  /** What `validate` cross-checks, also when the file as a whole is unusable; absent after a YAML error. */
+  parts?: LoadedParts;
+}
+
+/** A device that could be resolved, with where it is written. */
+export interface CheckedDevice {
+  index: number;
+  config: DeviceConfig;
+  device: ResolvedDevice;
+}
+
+/** A room as far as it could be read: a loaded room, or the usable parts of an invalid one. */
+export interface CheckedRoom {
+  index: number;
+  /** A room of the site (start runs it); false: the entry has problems of its own. */
+  loaded: boolean;
+  id?: string;
+  capacity?: number;
+  policyName?: string;
+  policy?: Policy;
+  devices: CheckedDevice[];
+  scenes: Record<string, SceneConfig>;
+}
+
+export interface LoadedParts {
+  rooms: CheckedRoom[];
+  gateways: { index: number; gateway: GatewayConfig }[];
+  written: Written;
+  policyInputs: Record<string, PolicyInput>;
+  /** The raw `simulation:` section (validated by its own checks). */
+  simulation: unknown;
+  /** Each parsed on its own, so a mistake elsewhere does not hide their checks. */
+  mqtt?: MqttConfig;
+  api?: ApiConfig;
+  lineOf(path: (string | number)[]): number | undefined;
 }
 
 export interface LoadOptions {
@@ -50,12 +90,14 @@ export interface LoadOptions {
   baseDir?: string;
 }
 
+const unusable = (errors: string[]): ConfigLoad => ({ errors, problems: [], unlocated: errors, warnings: [], skipped: [] });
+
 export function loadConfigFile(file: string, options: LoadOptions = {}): ConfigLoad {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    return { errors: [`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`], warnings: [], skipped: [] };
+    return unusable([`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`]);
   }
   return loadConfigText(text, { baseDir: dirname(resolve(file)), ...options });
 }
@@ -64,72 +106,70 @@ export function loadConfigText(text: string, options: LoadOptions = {}): ConfigL
   const env = options.env ?? process.env;
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    return {
-      errors: doc.errors.map((e) => {
+  if (doc.errors.length > 0)
+    return unusable(
+      doc.errors.map((e) => {
         const pos = e.linePos?.[0];
         return `YAML${pos ? ` line ${pos.line}, column ${pos.col}` : ''}: ${e.message.split('\n')[0]}`;
       }),
-      warnings: [],
-      skipped: [],
-    };
-  }
-  const problems: ConfigProblem[] = [];
+    );
+  const envProblems: ConfigProblem[] = [];
   const js = doc.toJS({ maxAliasCount: 10_000 }) as unknown;
   // Top-level keys starting with `x-` only hold YAML anchors for reuse (the docker
   // compose convention); they are not configuration and are dropped before validation.
   if (js && typeof js === 'object' && !Array.isArray(js)) for (const k of Object.keys(js)) if (k.startsWith('x-')) delete (js as Record<string, unknown>)[k];
-  const raw = substituteEnv(js, env, problems);
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return { errors: ['(top level): expected a mapping with site, rooms, …'], warnings: [], skipped: [] };
+  const raw = substituteEnv(js, env, envProblems);
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return unusable(['(top level): expected a mapping with site, rooms, …']);
 
   const shell = configSchema.safeParse(raw, { reportInput: true });
-  if (!shell.success) problems.push(...problemsFromZod(shell.error, [], configSchema));
-  const fatal = !shell.success;
+  const problems: ConfigProblem[] = shell.success ? [] : problemsFromZod(shell.error, [], configSchema);
 
-  const pendingDeviceChecks: (() => void)[] = [];
-  const roomInputs = Array.isArray((raw as { rooms?: unknown }).rooms) ? ((raw as { rooms: unknown[] }).rooms) : [];
-  const rooms: RoomConfig[] = [];
-  const roomIndex = new Map<RoomConfig, number>();
-  roomInputs.forEach((input, i) => {
-    const r = roomSchema.safeParse(input, { reportInput: true });
-    if (r.success) {
-      rooms.push(r.data);
-      roomIndex.set(r.data, i);
-    } else {
-      problems.push(...problemsFromZod(r.error, ['rooms', i], roomSchema));
-      // The room is unusable, but its well-formed devices can still be checked, so one
-      // run of `validate` shows every mistake rather than one layer at a time.
-      const rawDevices = (input as { devices?: unknown })?.devices;
-      if (Array.isArray(rawDevices)) rawDevices.forEach((raw, d) => {
-        const dev = deviceSchema.safeParse(raw);
-        if (dev.success) pendingDeviceChecks.push(() => checkDevice(dev.data, (...p) => ['rooms', i, 'devices', d, ...p], profiles, gateways, problems));
-      });
-    }
-  });
-
+  const written = writtenNames(raw, { config: configSchema, gateway: gatewaySchema, room: roomSchema, device: deviceSchema });
   const profiles = siteProfiles(raw as Record<string, unknown>, options, problems);
+  // When the file as a whole fails, its sections are still read entry by entry, so a
+  // mistake in one policy or gateway does not make every room that names it fail too.
+  const policyInputs = shell.success ? shell.data.policies : salvagePolicies(raw);
   const policyProblems: ConfigProblem[] = [];
-  const policies = resolvePolicies(shell.success ? shell.data.policies : {}, policyProblems);
+  const policies = resolvePolicies(policyInputs, policyProblems);
   problems.push(...policyProblems);
-  const gateways = shell.success ? shell.data.modbus.gateways : [];
-  for (const check of pendingDeviceChecks) check();
+  const gateways = shell.success ? shell.data.modbus.gateways.map((gateway, index) => ({ index, gateway })) : salvageGateways(raw);
+  const gatewayConfigs = gateways.map((g) => g.gateway);
 
+  const unknown = new UnknownRefs();
   const skipped: string[] = [];
   const siteRooms: Room[] = [];
+  const checked: CheckedRoom[] = [];
+  const rooms: RoomConfig[] = [];
   const seenIds = new Map<string, number>();
-  for (const room of rooms) {
-    const i = roomIndex.get(room)!;
+  const roomInputs = Array.isArray((raw as { rooms?: unknown }).rooms) ? (raw as { rooms: unknown[] }).rooms : [];
+  roomInputs.forEach((input, i) => {
     const at = (...p: (string | number)[]) => ['rooms', i, ...p];
+    const roomDevices = written.roomDevices.get(i) ?? new WrittenNames();
+    const r = roomSchema.safeParse(input, { reportInput: true });
+    const checkPolicy = (name: string) => {
+      const policy = policies.get(name);
+      if (!policy && written.policies.unknown(name)) unknown.add('policy', name, at('policy'), `unknown policy "${name}"${hint(name, [...policies.keys()])}`);
+      return policy;
+    };
+    if (!r.success) {
+      problems.push(...problemsFromZod(r.error, ['rooms', i], roomSchema));
+      skipped.push(`rooms[${i}]: invalid`);
+      // The room is unusable, but its well-formed parts can still be checked, so one
+      // run of `validate` shows every mistake rather than one layer at a time.
+      checked.push(salvageRoom(input, i, { at, roomDevices, checkPolicy, check: (device, dp) => checkDevice(device, dp, profiles, gatewayConfigs, written.gateways, unknown, problems), gateways: gatewayConfigs, problems }));
+      return;
+    }
+    const room = r.data;
     const before = seenIds.get(room.id);
     if (before !== undefined) {
       problems.push({ path: at('id'), message: `duplicate room id "${room.id}" (also rooms[${before}])` });
       skipped.push(`room ${room.id} (rooms[${i}]): duplicate id`);
-      continue;
+      return;
     }
     seenIds.set(room.id, i);
-    const policy = policies.get(room.policy);
-    if (!policy) problems.push({ path: at('policy'), message: `unknown policy "${room.policy}"${hint(room.policy, [...policies.keys()])}` });
-    const devices: ResolvedDevice[] = [];
+    rooms.push(room);
+    const policy = checkPolicy(room.policy);
+    const devices: CheckedDevice[] = [];
     const names = new Set<string>();
     room.devices.forEach((device, d) => {
       const dp = (...p: (string | number)[]) => at('devices', d, ...p);
@@ -139,141 +179,106 @@ export function loadConfigText(text: string, options: LoadOptions = {}): ConfigL
         return;
       }
       names.add(device.name);
-      const profile = checkDevice(device, dp, profiles, gateways, problems);
+      const profile = checkDevice(device, dp, profiles, gatewayConfigs, written.gateways, unknown, problems);
       if (!profile) {
         skipped.push(`device ${room.id}/${device.name}`);
         return;
       }
-      devices.push(resolveDevice(room.id, device, profile, gateways));
+      devices.push({ index: d, config: device, device: resolveDevice(room.id, device, profile, gatewayConfigs) });
     });
-    checkScenes(room, devices, at, problems);
-    siteRooms.push({ id: room.id, name: room.name, capacity: room.capacity, floor: room.floor, policy: policy ?? policies.get('default')!, devices, scenes: room.scenes });
-  }
-  roomInputs.forEach((_, i) => {
-    if (!rooms.some((r) => roomIndex.get(r) === i)) skipped.push(`rooms[${i}]: invalid`);
+    const resolved = devices.map((d) => d.device);
+    checkScenes(room, resolved, roomDevices, at, problems);
+    siteRooms.push({ id: room.id, name: room.name, capacity: room.capacity, floor: room.floor, policy: policy ?? policies.get('default')!, devices: resolved, scenes: room.scenes });
+    checked.push({ index: i, loaded: true, id: room.id, capacity: room.capacity, policyName: room.policy, policy, devices, scenes: room.scenes });
   });
 
+  problems.push(...unknown.problems());
+  // A variable in the value of a misspelt key is not a second mistake: the key is.
+  const unknownKeys = problems.filter((p) => p.message.startsWith('unknown key')).map((p) => p.path);
+  problems.push(...envProblems.filter((e) => !unknownKeys.some((k) => k.every((part, i) => e.path[i] === part))));
   for (const p of problems) p.line = lineOf(doc, lines, p.path);
   // File order reads best: an engineer fixes them top to bottom.
   const ordered = problems.map((p, i) => ({ p, i })).sort((a, b) => (a.p.line ?? 0) - (b.p.line ?? 0) || a.i - b.i).map((x) => x.p);
-  const errors = [...profiles.errors(), ...ordered.map(formatProblem)];
+  const unlocated = profiles.errors();
+  const errors = [...unlocated, ...ordered.map(formatProblem)];
   const warnings = profiles.warnings();
-  if (fatal || siteRooms.length === 0 || !shell.success) return { errors, warnings, skipped };
+  const rawOf = (key: string) => rawSection(raw, [key], configSchema);
+  const mqtt = mqttSchema.safeParse(rawOf('mqtt') ?? {});
+  const api = apiSchema.safeParse(rawOf('api') ?? {});
+  const parts: LoadedParts = {
+    rooms: checked,
+    gateways,
+    written,
+    policyInputs,
+    simulation: rawOf('simulation'),
+    mqtt: mqtt.success ? mqtt.data : undefined,
+    api: api.success ? api.data : undefined,
+    lineOf: (path) => lineOf(doc, lines, path),
+  };
+  const load: ConfigLoad = { errors, problems: ordered, unlocated, warnings, skipped, parts };
+  if (!shell.success || siteRooms.length === 0) return load;
   const config: SiteConfig = { ...shell.data, rooms };
-  return { site: { config, rooms: siteRooms, policies, profiles: profiles.catalog.profiles }, errors, warnings, skipped };
+  return { ...load, site: { config, rooms: siteRooms, policies, profiles: profiles.catalog.profiles } };
 }
 
-/**
- * The profiles this site's devices can name (built-in, then `profiles_dir`), and what
- * of them gets reported: a broken file or a kind contract that is not met fails the
- * devices that name the profile; a broken file nobody here names is a warning.
- */
-class SiteProfiles {
-  private used = new Set<string>();
-  private contracts = new Map<string, ContractFindings>();
-  constructor(readonly catalog: ProfileCatalog) {}
-
-  /** The profile a device names, or why it cannot have it. */
-  use(id: string): { profile: DeviceProfile } | { message: string } {
-    this.used.add(id);
-    const found = lookupProfile(this.catalog, id);
-    if ('problems' in found) return { message: `profile "${id}" cannot be used: its file has problems (listed first)` };
-    if ('unknown' in found) return { message: `unknown profile "${id}"${hint(id, [...this.catalog.profiles.keys()])}` };
-    return found;
-  }
-
-  /** The engine's contract for the profile's kind, checked once per profile. */
-  contract(profile: DeviceProfile): ContractFindings {
-    let c = this.contracts.get(profile.id);
-    if (!c) this.contracts.set(profile.id, (c = checkKindContract(profile)));
-    return c;
-  }
-
-  private problemsOf(id: string): string[] {
-    const found = lookupProfile(this.catalog, id);
-    return 'problems' in found ? found.problems : [];
-  }
-
-  errors(): string[] {
-    return [...this.catalog.folderErrors, ...new Set([...this.used].flatMap((id) => this.problemsOf(id)))];
-  }
-
-  warnings(): string[] {
-    const reported = new Set(this.errors());
-    const unused = [...this.catalog.broken.values(), ...this.catalog.brokenFiles.values()].flat().filter((line) => !reported.has(line));
-    const contract = [...this.contracts.values()].flatMap((c) => c.warnings);
-    return [...contract, ...new Set(unused.map((line) => `${line} (no device of this site uses it)`))];
-  }
+/** The policies that parse on their own; one with problems stands in as the defaults, so names and `extends` still resolve. */
+function salvagePolicies(raw: unknown): Record<string, PolicyInput> {
+  const section = rawSection(raw, ['policies'], configSchema);
+  if (!section || typeof section !== 'object' || Array.isArray(section)) return {};
+  return Object.fromEntries(Object.entries(section).map(([name, input]) => {
+    const p = policyFields.safeParse(input);
+    const parent = (input as { extends?: unknown } | null)?.extends;
+    return [name, p.success ? p.data : typeof parent === 'string' ? { extends: parent } : {}];
+  }));
 }
 
-function siteProfiles(raw: Record<string, unknown>, options: LoadOptions, problems: ConfigProblem[]): SiteProfiles {
-  const dir = raw.profiles_dir;
-  // A profiles_dir that is not a string is the schema's error; here it only means "no site folder".
-  const siteDir = typeof dir === 'string' && dir.length > 0 ? resolve(options.baseDir ?? process.cwd(), dir) : undefined;
-  const catalog = loadProfileCatalog({ builtinDir: options.profilesDir, siteDir });
-  if (siteDir) {
-    const unreadable = catalog.folderErrors.findIndex((e) => e.startsWith(`${siteDir}:`));
-    if (unreadable >= 0) {
-      problems.push({ path: ['profiles_dir'], message: catalog.folderErrors[unreadable]!.slice(siteDir.length + 2) + ` (${siteDir})` });
-      catalog.folderErrors.splice(unreadable, 1);
-    }
-  }
-  return new SiteProfiles(catalog);
+/** The gateways that parse on their own, with their index in the file. */
+function salvageGateways(raw: unknown): LoadedParts['gateways'] {
+  const list = rawSection(raw, ['modbus', 'gateways'], configSchema);
+  if (!Array.isArray(list)) return [];
+  return list.flatMap((input, index) => {
+    const g = gatewaySchema.safeParse(input);
+    return g.success ? [{ index, gateway: g.data }] : [];
+  });
 }
 
-/** Cross-checks a device against the profiles and gateways; returns its profile when usable. */
-function checkDevice(device: DeviceConfig, dp: (...p: (string | number)[]) => (string | number)[], profiles: SiteProfiles, gateways: GatewayConfig[], problems: ConfigProblem[]): DeviceProfile | undefined {
-  const found = profiles.use(device.profile);
-  if ('message' in found) {
-    problems.push({ path: dp('profile'), message: found.message });
-    return undefined;
-  }
-  const profile = found.profile;
-  const before = problems.length;
-  for (const e of profiles.contract(profile).errors) problems.push({ path: dp('profile'), message: e });
-  if (profile.protocol === 'mqtt' && !device.mqtt) problems.push({ path: dp(), message: `profile ${profile.id} is MQTT: give mqtt.base` });
-  if (profile.protocol === 'modbus' && !device.modbus) problems.push({ path: dp(), message: `profile ${profile.id} is Modbus: give modbus.unit and gateway or host` });
-  if (profile.protocol === 'mqtt' && device.modbus) problems.push({ path: dp('modbus'), message: `profile ${profile.id} is MQTT, not Modbus` });
-  if (profile.protocol === 'modbus' && device.mqtt) problems.push({ path: dp('mqtt'), message: `profile ${profile.id} is Modbus, not MQTT` });
-  if (device.modbus?.gateway && !gateways.some((g) => g.id === device.modbus!.gateway))
-    problems.push({ path: dp('modbus', 'gateway'), message: `unknown gateway "${device.modbus.gateway}"${hint(device.modbus.gateway, gateways.map((g) => g.id))}` });
-  for (const ch of Object.keys(device.channels ?? {}))
-    if (!profile.channels?.[ch]) problems.push({ path: dp('channels', ch), message: `profile ${profile.id} has no channel "${ch}"${hint(ch, Object.keys(profile.channels ?? {}))}` });
-  return problems.length > before ? undefined : profile;
+interface Salvage {
+  at: (...p: (string | number)[]) => (string | number)[];
+  roomDevices: WrittenNames;
+  checkPolicy(name: string): Policy | undefined;
+  check(device: DeviceConfig, dp: (...p: (string | number)[]) => (string | number)[]): DeviceProfile | undefined;
+  gateways: GatewayConfig[];
+  problems: ConfigProblem[];
 }
 
-function hint(word: string, known: string[]): string {
-  const guess = closest(word, known);
-  return guess ? ` (did you mean "${guess}"?)` : known.length > 0 && known.length <= 12 ? ` (known: ${known.join(', ')})` : '';
-}
-
-function checkScenes(room: RoomConfig, devices: ResolvedDevice[], at: (...p: (string | number)[]) => (string | number)[], problems: ConfigProblem[]) {
-  const points = new Map(devices.flatMap((d) => d.points.map((p) => [p.id, { p, kind: d.profile.kind }] as const)));
-  for (const [name, scene] of Object.entries(room.scenes)) {
-    scene.steps.forEach((step, s) => {
-      if (!('set' in step)) return;
-      const where = at('scenes', name, 'steps', s, 'set');
-      const found = points.get(step.set);
-      if (!found) {
-        problems.push({ path: where, message: `room ${room.id} has no point "${step.set}"${hint(step.set, [...points.keys()])}` });
+/** The parts of an invalid room entry that can be read: its policy, its well-formed devices, and its scenes against them. */
+function salvageRoom(input: unknown, i: number, s: Salvage): CheckedRoom {
+  const entry = (input && typeof input === 'object' && !Array.isArray(input) ? input : {}) as Record<string, unknown>;
+  const field = <T>(key: keyof typeof roomSchema.shape): T | undefined => {
+    const f = roomSchema.shape[key].safeParse(entry[key]);
+    return f.success ? (f.data as T) : undefined;
+  };
+  const id = field<string>('id');
+  const policyName = field<string>('policy');
+  const policy = policyName === undefined ? undefined : s.checkPolicy(policyName);
+  const devices: CheckedDevice[] = [];
+  const rawDevices = entry.devices;
+  const names = new Set<string>();
+  if (Array.isArray(rawDevices))
+    rawDevices.forEach((rawDevice, d) => {
+      const dev = deviceSchema.safeParse(rawDevice);
+      if (!dev.success) return;
+      if (names.has(dev.data.name)) {
+        s.problems.push({ path: s.at('devices', d, 'name'), message: `duplicate device name "${dev.data.name}" in room ${id ?? `rooms[${i}]`}` });
         return;
       }
-      const def = found.p.def;
-      if (!def.writable) problems.push({ path: where, message: `point ${step.set} is read-only` });
-      if (found.kind === 'door' && /lock/.test(step.set) && !scene.allow_locks)
-        problems.push({ path: where, message: `scene "${name}" writes a door lock; set allow_locks: true if that is intended` });
-      const v = step.value;
-      const valuePath = at('scenes', name, 'steps', s, 'value');
-      if (def.type === 'number' && typeof v !== 'number') problems.push({ path: valuePath, message: `${step.set} takes a number` });
-      else if (def.type === 'boolean' && typeof v !== 'boolean') problems.push({ path: valuePath, message: `${step.set} takes true or false` });
-      else if (def.type === 'enum' && !def.values!.includes(String(v))) problems.push({ path: valuePath, message: `${step.set} takes one of ${def.values!.join(', ')}` });
-      else if (def.type === 'number' && typeof v === 'number') {
-        const lo = def.safe?.min ?? def.min;
-        const hi = def.safe?.max ?? def.max;
-        if ((lo !== undefined && v < lo) || (hi !== undefined && v > hi)) problems.push({ path: valuePath, message: `${v} is outside ${step.set}'s safe range ${lo ?? '…'}–${hi ?? '…'}` });
-      }
+      names.add(dev.data.name);
+      const profile = s.check(dev.data, (...p) => s.at('devices', d, ...p));
+      if (profile) devices.push({ index: d, config: dev.data, device: resolveDevice(id ?? `rooms[${i}]`, dev.data, profile, s.gateways) });
     });
-  }
+  const scenes = field<Record<string, SceneConfig>>('scenes') ?? {};
+  checkScenes({ id: id ?? `rooms[${i}]`, scenes }, devices.map((d) => d.device), s.roomDevices, s.at, s.problems);
+  return { index: i, loaded: false, id, capacity: field<number>('capacity'), policyName, policy, devices, scenes };
 }
 
 /** Line of the deepest node of a path that exists in the YAML document. */
