@@ -1,7 +1,7 @@
 import type { Site } from '../config/load.ts';
 import { seasonAt, type Season } from '../model/season.ts';
 import { localToEpoch, localToday } from '../../../devices/sim/local-time.ts';
-import { simulationOf } from '../../../devices/sim/meetings.ts';
+import { overnightStart } from './sim-day.ts';
 
 /**
  * Which day the demo (`npm start`, `roomctl start --simulate`) plays: today in the
@@ -14,7 +14,12 @@ import { simulationOf } from '../../../devices/sim/meetings.ts';
 export interface DemoDay {
   /** YYYY-MM-DD in the site's time zone. */
   day: string;
-  /** Epoch ms the virtual clock starts at: `simulation.start` on that day. */
+  /**
+   * Epoch ms the virtual clock starts at: as `sim run` plays a day, early enough for the
+   * first meeting's whole pre-conditioning window (a controller runs through the night; a
+   * winter building started at 07:30 would leave the first meetings cold), else
+   * `simulation.start` on that day.
+   */
   start: number;
   season: Season;
   /** Where the day came from, for the start-up log line. */
@@ -40,6 +45,6 @@ export function demoDay(site: Site, day?: string, now = Date.now()): DemoDay | {
   }
   const tz = site.config.site.timezone;
   const chosen = day ?? localToday(tz, now);
-  const start = localToEpoch(chosen, simulationOf(site).start, tz);
+  const start = localToEpoch(chosen, overnightStart(site), tz);
   return { day: chosen, start, season: seasonAt(site.config.site, start), from: day === undefined ? 'today' : '--day' };
 }
