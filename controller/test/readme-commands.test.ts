@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readmeCommands, repoRoot } from './helpers/readme.ts';
+import { readmeBlockAfter, readmeCommands, repoRoot } from './helpers/readme.ts';
 import { freePort, waitFor } from './helpers/wait.ts';
 import { startInfluxd, type Influxd } from './helpers/influxd.ts';
 
@@ -14,11 +14,13 @@ import { startInfluxd, type Influxd } from './helpers/influxd.ts';
  * test's demo runs on free ones, reached through ROOMCTL_URL or an appended --url), or
  * named with the test file that runs it (and that file must run it). Commands that take
  * half an hour (sim:days, the benches) are started with --help, which parses the README's
- * options strictly, or checked to exist. A README command missing here, or an entry here
+ * options strictly, or checked to exist. The few that need what a test machine is not (systemd
+ * as PID 1, a system user) say so in `manual`. A README command missing here, or an entry here
  * whose command left the README, fails the first test.
  */
 type How =
   | { here: true }
+  | { manual: string }
   | { by: string; needle: string }
   | { options: true; by?: string; why: string };
 
@@ -37,7 +39,7 @@ const HOW: Record<string, How> = {
   'npx roomctl rooms': { here: true },
   'npx roomctl check 3F-301': { here: true },
   'npx roomctl scene 3F-301 presentation': { here: true },
-  'npx roomctl meetings add --id OA-1 --room 4F-401 --start 2025-07-16T16:00+08:00 --end 2025-07-16T17:00+08:00 --level vip3': { here: true },
+  'npx roomctl meetings add --id OA-1 --room 4F-401 --start "$(TZ=Asia/Shanghai date +%F)T16:00+08:00" --end "$(TZ=Asia/Shanghai date +%F)T17:00+08:00" --level vip3': { here: true },
   'npx roomctl report --config my-building.yaml --day 2026-12-01': { here: true },
   'npx roomctl report --config my-building.yaml --month 2026-12 --json': { here: true },
   'npm run bench:influx': { options: true, why: 'a benchmark (minutes)' },
@@ -45,7 +47,19 @@ const HOW: Record<string, How> = {
   'npm run bench:modbus': { options: true, why: 'a benchmark (minutes)' },
   'npm run bench:scene': { options: true, why: 'a benchmark (minutes)' },
   'npm run bench:schedule': { options: true, why: 'a benchmark (~40 minutes)' },
-  'npm run flows': { by: 'controller/test/flows.test.ts', needle: 'flows/start.mjs' },
+  'npm run docs:config': { by: 'controller/test/config-reference.test.ts', needle: 'renderConfigReference()' },
+  'npm start -- --day 2025-07-16': { by: 'controller/test/cli-demo.test.ts', needle: "'--day', '2025-07-16'" },
+  'npm pack': { by: 'controller/test/helpers/packed-roomctl.ts', needle: "['pack'," },
+  'npm install ./roomctl-0.1.0.tgz': { by: 'controller/test/helpers/packed-roomctl.ts', needle: "['install'," },
+  'sudo npm install -g --prefix /opt/roomctl ./roomctl-0.1.0.tgz': { by: 'controller/test/deploy-unit.test.ts', needle: "['-g', '--prefix', prefix, tarball]" },
+  'sudo cp /opt/roomctl/lib/node_modules/roomctl/deploy/roomctl.sysusers /etc/sysusers.d/roomctl.conf && sudo systemd-sysusers': { manual: 'needs systemd as PID 1 and root: deploy-unit.test.ts runs systemd-analyze verify on the unit and its ExecStart line as written' },
+  'sudo install -d -m 0750 -g roomctl /etc/roomctl': { manual: 'needs systemd as PID 1 and root: deploy-unit.test.ts runs systemd-analyze verify on the unit and its ExecStart line as written' },
+  'sudo install -m 0640 -g roomctl my-building.yaml /etc/roomctl/site.yaml': { manual: 'needs systemd as PID 1 and root: deploy-unit.test.ts runs systemd-analyze verify on the unit and its ExecStart line as written' },
+  'sudo install -m 0640 -g roomctl /opt/roomctl/lib/node_modules/roomctl/deploy/roomctl.env.example /etc/roomctl/roomctl.env': { manual: 'needs systemd as PID 1 and root: deploy-unit.test.ts runs systemd-analyze verify on the unit and its ExecStart line as written' },
+  'sudo cp /opt/roomctl/lib/node_modules/roomctl/deploy/roomctl.service /etc/systemd/system/': { manual: 'needs systemd as PID 1 and root: deploy-unit.test.ts runs systemd-analyze verify on the unit and its ExecStart line as written' },
+  'sudo systemctl daemon-reload && sudo systemctl enable --now roomctl': { manual: 'needs systemd as PID 1 and root: deploy-unit.test.ts runs systemd-analyze verify on the unit and its ExecStart line as written' },
+  'sudo -u roomctl /opt/roomctl/bin/roomctl token create --role admin --label me --data-dir /var/lib/roomctl': { manual: 'needs the roomctl system user; token create --data-dir is run by cli-data-dir.test.ts' },
+  'npm run flows': { by: 'controller/test/helpers/node-red.ts', needle: "join(ROOT, 'flows/start.mjs')" },
   'npm start -- --speed 120': { by: 'controller/test/cli-demo.test.ts', needle: "'--speed', '120'" },
   'npx roomctl sim fault --list': { here: true },
   'npx roomctl sim fault 3F-301 dead_mic:2': { here: true },
@@ -74,7 +88,7 @@ function sh(command: string, env: Record<string, string> = {}, cwd = repoRoot): 
 
 /** The README's my-building.yaml: a one-room site with a simulation section and an InfluxDB. */
 function myBuilding(influxUrl: string, brokerPort: number, apiPort: number, modbusPort: number, simPort: number): string {
-  return `site: { id: mybuilding, name: My building, timezone: Asia/Shanghai }
+  return `site: { id: mybuilding, name: My building, timezone: Asia/Shanghai, routines: { end_of_day: "10:00" } }
 mqtt: { broker: { port: ${brokerPort} } }
 api: { port: ${apiPort} }
 influx: { url: ${influxUrl}, database: roomctl_readme }
@@ -140,6 +154,17 @@ describe('every command the README shows is run by the suite', () => {
     const quoted = readFileSync(join(repoRoot, 'README.md'), 'utf8').match(/\(`(config\/demo\.yaml: OK[^`]*)`\)/)?.[1];
     expect(quoted, 'the README quotes the OK line').toBeTruthy();
     expect(r.stdout.trim()).toBe(quoted);
+  });
+
+  it("validate on the README's three-mistake file prints exactly the README's lines, and its --json object", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'roomctl-readme-validate-'));
+    writeFileSync(join(dir, 'my-building.yaml'), readmeBlockAfter('This room has three mistakes:').join('\n') + '\n');
+    const text = spawnSync(process.execPath, [join(repoRoot, 'bin/roomctl.js'), 'validate', 'my-building.yaml'], { cwd: dir, encoding: 'utf8' });
+    expect(text.status).toBe(1);
+    expect(text.stderr.trimEnd().split('\n')).toEqual(readmeBlockAfter('`roomctl validate my-building.yaml` prints'));
+    const json = spawnSync(process.execPath, [join(repoRoot, 'bin/roomctl.js'), 'validate', 'my-building.yaml', '--json'], { cwd: dir, encoding: 'utf8' });
+    expect(json.status).toBe(1);
+    expect(JSON.parse(json.stdout)).toEqual(JSON.parse(readmeBlockAfter('For the file above:').join('\n')));
   });
 
   it('the options the long commands are shown with are accepted (each started with --help)', () => {
@@ -222,6 +247,8 @@ describe('every command the README shows is run by the suite', () => {
     expect(day.status, day.stderr).toBe(0);
     const month = sh('npx roomctl report --config my-building.yaml --month 2026-12 --json');
     expect(month.status, month.stderr).toBe(0);
-    expect(() => JSON.parse(month.stdout)).not.toThrow();
+    // The sim run recorded into the site's InfluxDB: the day and its month find the one meeting (P4, P9).
+    expect(day.stdout).toContain('standup');
+    expect((JSON.parse(month.stdout) as { meetings: { meetingId: string; readyAtReadyCheck: boolean }[] }).meetings.map((m) => [m.meetingId, m.readyAtReadyCheck])).toEqual([['standup', true]]);
   }, 300_000);
 });
