@@ -95,7 +95,8 @@ rooms:
 
   it('shows Modbus and MQTT points updating on the retained room state topic, and announces itself online', async () => {
     await waitFor(() => status === 'online', 30_000, 'roomctl online on roomctl/t/status');
-    await waitFor(() => latest?.points['hvac.temperature']?.quality === 'good', 30_000, 'hvac.temperature good');
+    // The unit's input and holding registers are two reads: the coalesced state topic may carry one before the other.
+    await waitFor(() => latest?.points['hvac.temperature']?.quality === 'good' && latest?.points['hvac.setpoint']?.quality === 'good', 30_000, 'hvac.temperature and hvac.setpoint good');
     expect(latest!.points['hvac.temperature']!.value).toBe(21.5);
     expect(latest!.points['hvac.setpoint']!.value).toBe(23);
     input.set(0, 224);

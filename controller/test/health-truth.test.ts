@@ -289,7 +289,7 @@ describe('the demo plays today (roomctl start --simulate, no --day)', () => {
       expect(m, header).not.toBeNull();
       const [, , day, hh] = m!;
       expect([before, after]).toContain(day);
-      expect(hh).toBe('07'); // simulation.start 07:30, on today's date
+      expect(hh).toBe('05'); // as a controller running overnight: 05:10, the 08:30 stand-up's whole pre-conditioning window (15 + 180 + 5 min) before it, on today's date
       const month = Number(day!.slice(5, 7));
       const seasons = site.config.site.seasons;
       expect(m![5]).toBe(seasons.summer.includes(month) ? 'summer' : seasons.winter.includes(month) ? 'winter' : 'transition');
