@@ -33,6 +33,8 @@ const HOW: Record<string, How> = {
   'npm run sim:days': { options: true, why: 'twelve simulated days, ~45 minutes' },
   'npm run sim:days -- --seeds 1 --no-faults': { options: true, why: 'two simulated days, ~15 minutes' },
   'npx roomctl validate config/demo.yaml': { here: true },
+  'npx roomctl import points.csv --site-id acme --timezone Asia/Shanghai --out my-building/site.yaml': { here: true },
+  'npx roomctl init --site-id acme --timezone Asia/Shanghai --rooms 3F-301,3F-302 --out my-building.yaml': { here: true },
   'npx roomctl start --config my-building.yaml': { here: true },
   'npx roomctl token create --role engineer --demo': { here: true },
   'npx roomctl token create --role panel --rooms 3F-301 --ttl 720h --demo': { here: true },
@@ -165,6 +167,24 @@ describe('every command the README shows is run by the suite', () => {
     const json = spawnSync(process.execPath, [join(repoRoot, 'bin/roomctl.js'), 'validate', 'my-building.yaml', '--json'], { cwd: dir, encoding: 'utf8' });
     expect(json.status).toBe(1);
     expect(JSON.parse(json.stdout)).toEqual(JSON.parse(readmeBlockAfter('For the file above:').join('\n')));
+  });
+
+  it('import (the example points list as points.csv) and init write configs that validate', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'roomctl-readme-onboard-'));
+    const inDir = (command: string) => command.replace(/(?<![\w/])(points\.csv|my-building\/site\.yaml|my-building\.yaml)/g, (f) => join(dir, f));
+    writeFileSync(join(dir, 'points.csv'), readFileSync(join(repoRoot, 'config/example-points.csv')));
+    const run = (command: string) => spawnSync('bash', ['-c', inDir(command)], { cwd: repoRoot, encoding: 'utf8' });
+    const imported = run(Object.keys(HOW).find((c) => c.startsWith('npx roomctl import '))!);
+    // Exit 3: written, with the example's deliberately unplaceable rows left out and named.
+    expect(imported.status, imported.stderr).toBe(3);
+    expect(imported.stdout + imported.stderr).toMatch(/row \d+/);
+    const initialised = run(Object.keys(HOW).find((c) => c.startsWith('npx roomctl init '))!);
+    expect(initialised.status, initialised.stderr).toBe(0);
+    for (const file of ['my-building/site.yaml', 'my-building.yaml']) {
+      const v = spawnSync(process.execPath, [join(repoRoot, 'bin/roomctl.js'), 'validate', join(dir, file)], { encoding: 'utf8' });
+      expect(v.status, `${file}: ${v.stderr}`).toBe(0);
+      expect(v.stdout).toMatch(/: OK — site acme, /);
+    }
   });
 
   it('the options the long commands are shown with are accepted (each started with --help)', () => {
