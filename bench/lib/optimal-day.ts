@@ -7,6 +7,7 @@ import { loadConfigFile, type Site } from '../../controller/src/config/load.ts';
 import type { HvacStrategy } from '../../controller/src/engine/hvac/hvac-start.ts';
 import { seasonAt } from '../../controller/src/model/season.ts';
 import { localToEpoch } from '../../devices/sim/local-time.ts';
+import { HvacBreakdown, PARTS, type Breakdown } from './hvac-breakdown.ts';
 
 /**
  * Optimal start (P5) against fixed pre-starts, on demo days: the demo building
@@ -45,18 +46,22 @@ interface DayResult {
   medianInBandBeforeReady: number | null;
   /** The meetings not in band at T-15, with the temperature then: what to look at. */
   missed: string[];
+  /** Where the HVAC room-minutes went: per part (before, in, after, between meetings) and per meeting. */
+  breakdown: Breakdown;
   realSeconds: number;
 }
 
 async function play(site: Site, day: string, hvac: HvacStrategy, dataDir: string): Promise<DayResult> {
   const wall = performance.now();
   // 'overnight': the first meetings get their whole pre-conditioning window, as on site (sim run plays so too).
-  const sim = await SimDay.open({ site, day, start: 'overnight', dataDir, pollMs: POLL_MS, engine: { hvac } });
-  const outside = outsideMeetingsMeter(sim);
+  const meter = new HvacBreakdown();
+  const sim = await SimDay.open({ site, day, start: 'overnight', dataDir, pollMs: POLL_MS, engine: { hvac }, logger: meter.logger });
+  meter.attach(sim);
   try {
     // Until the last meeting is over and closed: the HVAC minutes of the day are then all counted.
     await sim.advanceTo(Math.max(...sim.meetings.map((m) => m.end)) + 30 * 60_000);
     const r = sim.recorder;
+    const breakdown = meter.breakdown(sim, sim.clock.now());
     const verdicts = [...r.verdicts.values()];
     const inBand = sim.meetings.filter((m) => r.outcome(m.id, 'temperature_in_band', 'ready')?.status === 'pass');
     const lead = (room: string) => sim.site.rooms.find((x) => x.id === room)?.policy.lead_minutes.ready ?? 15;
@@ -69,7 +74,7 @@ async function play(site: Site, day: string, hvac: HvacStrategy, dataDir: string
       inBandAtT15: inBand.length,
       readyAtT15: verdicts.filter((v) => v.readyAtReadyCheck).length,
       hvacMinutes: sim.service.engine.hvacMinutes(),
-      outsideMeetingMinutes: Math.round(outside()),
+      outsideMeetingMinutes: Math.round(outsideOf(breakdown)),
       ledgerMinutes: Math.round(verdicts.reduce((n, v) => n + v.hvacMinutes, 0)),
       medianInBandBeforeReady: before.length > 0 ? Math.round(median(before) * 10) / 10 : null,
       missed: sim.meetings
@@ -78,6 +83,7 @@ async function play(site: Site, day: string, hvac: HvacStrategy, dataDir: string
           const o = r.outcome(m.id, 'temperature_in_band', 'ready');
           return `${m.id}${o?.observed !== undefined ? ` (${String(o.observed)})` : ''}`;
         }),
+      breakdown,
       realSeconds: Math.round((performance.now() - wall) / 1000),
     };
   } finally {
@@ -85,42 +91,17 @@ async function play(site: Site, day: string, hvac: HvacStrategy, dataDir: string
   }
 }
 
-/**
- * HVAC room-minutes outside the room's meetings, from the same power readings the engine
- * counts (a room's HVAC runs while any of its units is on): each on-interval less its
- * overlap with the room's booked meetings.
- */
-function outsideMeetingsMeter(sim: SimDay): () => number {
-  const unitsOn = new Map<string, Set<string>>();
-  const onSince = new Map<string, number>();
-  let minutes = 0;
-  const count = (room: string, from: number, to: number) => {
-    let inside = 0;
-    for (const m of sim.meetings) if (m.room === room) inside += Math.max(0, Math.min(to, m.end) - Math.max(from, m.start));
-    minutes += (to - from - inside) / 60_000;
-  };
-  sim.service.bus.on('point', (e) => {
-    const device = sim.site.rooms.find((r) => r.id === e.room)?.devices.find((d) => d.name === e.device);
-    if (device?.profile.kind !== 'hvac' || e.point !== `${device.name}.power` || e.quality !== 'good') return;
-    const on = unitsOn.get(e.room) ?? new Set<string>();
-    unitsOn.set(e.room, on);
-    if (e.value === true) on.add(device.name);
-    else on.delete(device.name);
-    const since = onSince.get(e.room);
-    if (on.size > 0 && since === undefined) onSince.set(e.room, e.ts);
-    if (on.size === 0 && since !== undefined) {
-      count(e.room, since, e.ts);
-      onSince.delete(e.room);
-    }
-  });
-  // The total so far, runs still going counted up to now (and left open).
-  return () => {
-    const closed = minutes;
-    for (const [room, since] of onSince) count(room, since, sim.clock.now());
-    const total = minutes;
-    minutes = closed;
-    return total;
-  };
+const outsideOf = (b: Breakdown) => PARTS.filter((p) => p !== 'in').reduce((n, p) => n + b.total[p], 0);
+
+/** The parts of a day's HVAC room-minutes on one line, e.g. "before 640, in 1045, after 150, between 0, other 0". */
+const partsLine = (b: Breakdown) => PARTS.map((p) => `${p} ${Math.round(b.total[p])}`).join(', ');
+
+/** Per meeting: when its pre-conditioning began, its minutes by part, and the decision that started it. */
+function printMeetings(b: Breakdown): void {
+  for (const m of b.meetings) {
+    const parts = PARTS.filter((p) => m.minutes[p] > 0.05).map((p) => `${p} ${Math.round(m.minutes[p])}`).join(', ') || 'none';
+    console.log(`      ${m.room.padEnd(7)} ${m.start} ${m.meeting.padEnd(18)} HVAC from ${m.hvacFrom ?? '–    '}: ${parts}${m.reason ? ` — ${m.reason}` : ''}`);
+  }
 }
 
 function dayBefore(day: string): string {
@@ -165,13 +146,15 @@ async function compareDay(site: Site, day: string, fixedMinutes: number[]): Prom
     return dir;
   };
   const line = (name: string, r: DayResult) =>
-    `  ${name.padEnd(23)} in band at T-15 ${r.inBandAtT15}/${r.meetings}, ready at T-15 ${r.readyAtT15}/${r.meetings}, HVAC ${r.hvacMinutes} room-minutes (${r.outsideMeetingMinutes} outside meetings, ${r.ledgerMinutes} booked to meetings), in band ${r.medianInBandBeforeReady ?? '–'} min before T-15 (median); played in ${r.realSeconds} s${r.missed.length ? `\n    not in band at T-15: ${r.missed.join(', ')}` : ''}`;
+    `  ${name.padEnd(23)} in band at T-15 ${r.inBandAtT15}/${r.meetings}, ready at T-15 ${r.readyAtT15}/${r.meetings}, HVAC ${r.hvacMinutes} room-minutes (${r.outsideMeetingMinutes} outside meetings, ${r.ledgerMinutes} booked to meetings), in band ${r.medianInBandBeforeReady ?? '–'} min before T-15 (median); played in ${r.realSeconds} s\n    HVAC room-minutes by part: ${partsLine(r.breakdown)}${r.missed.length ? `\n    not in band at T-15: ${r.missed.join(', ')}` : ''}`;
   try {
     const train = await play(site, dayBefore(day), { kind: 'optimal' }, history);
-    console.log(`  learning: ${dayBefore(day)} played in ${train.realSeconds} s (optimal start from the cold-start lead: in band at T-15 ${train.inBandAtT15}/${train.meetings}, HVAC ${train.hvacMinutes} room-minutes)`);
+    console.log(`  learning: ${dayBefore(day)} played in ${train.realSeconds} s (optimal start from the cold-start lead: in band at T-15 ${train.inBandAtT15}/${train.meetings}, HVAC ${train.hvacMinutes} room-minutes: ${partsLine(train.breakdown)})`);
     const optimal = await play(site, day, { kind: 'optimal' }, withHistory());
     out.optimal = optimal;
     console.log(line('optimal start', optimal));
+    console.log('    per meeting (room, start, meeting, HVAC on from, minutes by part, the decision):');
+    printMeetings(optimal.breakdown);
     for (const minutes of fixedMinutes) {
       const fixed = await play(site, day, { kind: 'fixed', minutesBeforeStart: minutes }, withHistory());
       out.fixed.push({ minutes, result: fixed });
