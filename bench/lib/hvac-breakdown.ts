@@ -26,6 +26,8 @@ export interface MeetingMinutes {
   minutes: Record<Part, number>;
   /** Local HH:MM the run leading into it began (its pre-conditioning start), if one did. */
   hvacFrom?: string;
+  /** Minutes it was in band before its readiness check (T-15), if it was then (set by the bench). */
+  inBandBeforeReady?: number;
   /** The optimal-start decision that started it (engine log: 'HVAC pre-conditioning started (P5)'). */
   reason?: string;
 }

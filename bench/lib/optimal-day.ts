@@ -65,10 +65,16 @@ async function play(site: Site, day: string, hvac: HvacStrategy, dataDir: string
     const verdicts = [...r.verdicts.values()];
     const inBand = sim.meetings.filter((m) => r.outcome(m.id, 'temperature_in_band', 'ready')?.status === 'pass');
     const lead = (room: string) => sim.site.rooms.find((x) => x.id === room)?.policy.lead_minutes.ready ?? 15;
-    const before = inBand.flatMap((m) => {
+    const inBandBefore = new Map<string, number>();
+    for (const m of inBand) {
       const v = r.verdicts.get(m.id)?.minutesInBandBeforeStart;
-      return typeof v === 'number' ? [v - lead(m.room)] : [];
-    });
+      if (typeof v === 'number') inBandBefore.set(m.id, Math.round((v - lead(m.room)) * 10) / 10);
+    }
+    const before = [...inBandBefore.values()];
+    for (const row of breakdown.meetings) {
+      const v = inBandBefore.get(row.meeting);
+      if (v !== undefined) row.inBandBeforeReady = v;
+    }
     return {
       meetings: sim.meetings.length,
       inBandAtT15: inBand.length,
@@ -100,7 +106,8 @@ const partsLine = (b: Breakdown) => PARTS.map((p) => `${p} ${Math.round(b.total[
 function printMeetings(b: Breakdown): void {
   for (const m of b.meetings) {
     const parts = PARTS.filter((p) => m.minutes[p] > 0.05).map((p) => `${p} ${Math.round(m.minutes[p])}`).join(', ') || 'none';
-    console.log(`      ${m.room.padEnd(7)} ${m.start} ${m.meeting.padEnd(18)} HVAC from ${m.hvacFrom ?? '–    '}: ${parts}${m.reason ? ` — ${m.reason}` : ''}`);
+    const inBand = m.inBandBeforeReady === undefined ? 'not in band at T-15' : `in band ${m.inBandBeforeReady} min before T-15`;
+    console.log(`      ${m.room.padEnd(7)} ${m.start} ${m.meeting.padEnd(18)} HVAC from ${m.hvacFrom ?? '–    '}: ${parts}; ${inBand}${m.reason ? ` — ${m.reason}` : ''}`);
   }
 }
 
@@ -153,7 +160,7 @@ async function compareDay(site: Site, day: string, fixedMinutes: number[]): Prom
     const optimal = await play(site, day, { kind: 'optimal' }, withHistory());
     out.optimal = optimal;
     console.log(line('optimal start', optimal));
-    console.log('    per meeting (room, start, meeting, HVAC on from, minutes by part, the decision):');
+    console.log('    per meeting (room, start, meeting, HVAC on from, minutes by part, in band before T-15, the decision that started it):');
     printMeetings(optimal.breakdown);
     for (const minutes of fixedMinutes) {
       const fixed = await play(site, day, { kind: 'fixed', minutesBeforeStart: minutes }, withHistory());
