@@ -111,9 +111,9 @@ function printMeetings(b: Breakdown): void {
   }
 }
 
-function dayBefore(day: string): string {
+function daysBefore(day: string, n: number): string {
   const [y, m, d] = day.split('-').map(Number) as [number, number, number];
-  return new Date(Date.UTC(y, m - 1, d - 1)).toISOString().slice(0, 10);
+  return new Date(Date.UTC(y, m - 1, d - n)).toISOString().slice(0, 10);
 }
 
 function median(xs: number[]): number {
@@ -140,7 +140,7 @@ export interface DayComparison {
 const metText = (ok: boolean) => (ok ? 'met' : 'missed');
 
 /** One day: learn from the day before, then the day with optimal start and with each fixed pre-start. */
-async function compareDay(site: Site, day: string, fixedMinutes: number[]): Promise<DayComparison> {
+async function compareDay(site: Site, day: string, fixedMinutes: number[], learnDays: number): Promise<DayComparison> {
   const season = seasonAt(site.config.site, localToEpoch(day, '12:00', site.config.site.timezone));
   const out: DayComparison = { day, season, fixed: [] };
   console.log(`\noptimal start vs fixed pre-starts — ${day} (${season}), ${site.rooms.length} rooms, simulator over real sockets`);
@@ -155,8 +155,12 @@ async function compareDay(site: Site, day: string, fixedMinutes: number[]): Prom
   const line = (name: string, r: DayResult) =>
     `  ${name.padEnd(23)} in band at T-15 ${r.inBandAtT15}/${r.meetings}, ready at T-15 ${r.readyAtT15}/${r.meetings}, HVAC ${r.hvacMinutes} room-minutes (${r.outsideMeetingMinutes} outside meetings, ${r.ledgerMinutes} booked to meetings), in band ${r.medianInBandBeforeReady ?? '–'} min before T-15 (median); played in ${r.realSeconds} s\n    HVAC room-minutes by part: ${partsLine(r.breakdown)}${r.missed.length ? `\n    not in band at T-15: ${r.missed.join(', ')}` : ''}`;
   try {
-    const train = await play(site, dayBefore(day), { kind: 'optimal' }, history);
-    console.log(`  learning: ${dayBefore(day)} played in ${train.realSeconds} s (optimal start from the cold-start lead: in band at T-15 ${train.inBandAtT15}/${train.meetings}, HVAC ${train.hvacMinutes} room-minutes: ${partsLine(train.breakdown)})`);
+    // The days before, oldest first, each from what the ones before it left in the history.
+    for (let n = learnDays; n >= 1; n--) {
+      const train = await play(site, daysBefore(day, n), { kind: 'optimal' }, history);
+      const from = n === learnDays ? 'from the cold-start lead' : `from ${learnDays - n} day${learnDays - n > 1 ? 's' : ''} of learning`;
+      console.log(`  learning: ${daysBefore(day, n)} played in ${train.realSeconds} s (optimal start ${from}: in band at T-15 ${train.inBandAtT15}/${train.meetings}, HVAC ${train.hvacMinutes} room-minutes: ${partsLine(train.breakdown)})`);
+    }
     const optimal = await play(site, day, { kind: 'optimal' }, withHistory());
     out.optimal = optimal;
     console.log(line('optimal start', optimal));
@@ -202,12 +206,13 @@ async function compareDay(site: Site, day: string, fixedMinutes: number[]): Prom
  * (winter). `fixedMinutes`: the fixed pre-starts to compare with (60 is the issue's; a longer
  * one shows what a fixed rule costs to be in band on a hot day or a cold one).
  */
-export async function optimalVsFixed(options: { days?: string[]; fixedMinutes?: number[] } = {}): Promise<DayComparison[]> {
+export async function optimalVsFixed(options: { days?: string[]; fixedMinutes?: number[]; learnDays?: number } = {}): Promise<DayComparison[]> {
+  const learnDays = options.learnDays ?? 1;
   const site = loadConfigFile(DEMO).site!;
   const days = options.days && options.days.length > 0 ? options.days : [site.config.simulation!.day!, WINTER_DAY];
   const results: DayComparison[] = [];
-  for (const day of days) results.push(await compareDay(site, day, options.fixedMinutes ?? [60, 120]));
-  console.log('\noptimal start (P5), after one day of learning — summary');
+  for (const day of days) results.push(await compareDay(site, day, options.fixedMinutes ?? [60, 120], learnDays));
+  console.log(`\noptimal start (P5), after ${learnDays === 1 ? 'one day' : `${learnDays} days`} of learning — summary`);
   console.log(`  ${'day'.padEnd(11)} ${'season'.padEnd(10)} ${'strategy'.padEnd(16)} ${'in band T-15'.padEnd(13)} ${'HVAC room-min'.padEnd(14)} ${'outside mtgs'.padEnd(13)} in band before T-15 (median min)`);
   for (const r of results) {
     if (r.error || !r.optimal) {
