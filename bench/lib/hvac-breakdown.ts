@@ -28,6 +28,8 @@ export interface MeetingMinutes {
   hvacFrom?: string;
   /** Minutes it was in band before its readiness check (T-15), if it was then (set by the bench). */
   inBandBeforeReady?: number;
+  /** In band at its readiness check (set by the bench). */
+  inBandAtT15?: boolean;
   /** The optimal-start decision that started it (engine log: 'HVAC pre-conditioning started (P5)'). */
   reason?: string;
 }
