@@ -1,7 +1,8 @@
 /**
- * npm run bench:schedule [-- --rooms N --meetings M --days D --play P --skip-demo | --demo-only] [--day YYYY-MM-DD ...] [--fixed 60,120|none]
+ * npm run bench:schedule [-- --rooms N --meetings M --days D --play P --skip-demo | --demo-only] [--day YYYY-MM-DD ...] [--fixed 60,120|none] [--learn-days 1]
  * (defaults 10000 rooms, 100000 meetings over 30 days, the first 3 played in full;
- * --demo-only: only part 2; --day: the days of part 2, repeatable)
+ * --demo-only: only part 2; --day: the days of part 2, repeatable; --learn-days: the days
+ * of learning before each, default 1)
  *
  * Part 1 — scale. N rooms and M meetings over a month, on a stepped virtual clock:
  *   - booking the month (Schedule.batch: one validation per booking, one index insert);
@@ -57,8 +58,9 @@ const fixedArg = process.argv.indexOf('--fixed');
 // --fixed 60,120 (default) or --fixed none: only the learning day and optimal start.
 const fixedMinutes = fixedArg < 0 ? undefined : process.argv[fixedArg + 1] === 'none' ? [] : (process.argv[fixedArg + 1] ?? '').split(',').map(Number);
 if (fixedMinutes?.some((m) => !Number.isInteger(m) || m < 1)) throw new Error('--fixed must be minutes such as 60,120, or none');
+const learnDays = process.argv.includes('--learn-days') ? option('learn-days', 1) : 1;
 if (process.argv.includes('--demo-only')) {
-  await optimalVsFixed({ days: demoDays, fixedMinutes });
+  await optimalVsFixed({ days: demoDays, fixedMinutes, learnDays });
   process.exit(0);
 }
 console.log(`bench:schedule — ${fmt(ROOMS)} rooms, ${fmt(MEETINGS)} meetings over ${DAYS} days (${PLAY} played in full)`);
@@ -168,4 +170,4 @@ console.log(`    naive scan of every step:   ${fmt(naivePerTick * 1000, 1)} µs/
 console.log(`    ratio naive / heap = ${fmt(naivePerTick / heapPerTick, 0)}×`);
 console.log(`  the whole Timeline over the month (planning, placeholders, done-bookkeeping, no-op steps): ${fmt((timelineCpu / timelineTicks) * 1000, 1)} µs/tick over ${fmt(timelineTicks)} ticks`);
 
-if (!process.argv.includes('--skip-demo')) await optimalVsFixed({ days: demoDays, fixedMinutes });
+if (!process.argv.includes('--skip-demo')) await optimalVsFixed({ days: demoDays, fixedMinutes, learnDays });

@@ -11,7 +11,8 @@ import { VirtualClock } from '../src/model/virtual-clock.ts';
  * Expected values here are worked out by hand from the model in optimal-start.ts: the unit's
  * pull (°C/min) as a step curve of the distance from its setpoint, less the free drift
  * working against it; a pull-down takes Σ (°C of each step) / (pull − drift) minutes;
- * the decision aims 0.3 °C inside the band edge, lead 8 min + 15 % of the pull-down; cold start: 30 min + 30 min per °C to close, at most 180 (the whole evaluation window).
+ * the decision aims 0.3 °C inside the band edge, lead 8 min + 15 % of the pull-down (once the room has a recorded
+ * approach: + the worst over-run of its last approaches, predicted vs taken, instead of 15 %); cold start: 30 min + 30 min per °C to close, at most 180 (the whole evaluation window).
  * The rooms are test data, not a mocked peer: readings as a sensor would send them, at
  * rates of a quarter or an eighth of a degree a minute so that every sample is exact.
  */
@@ -132,6 +133,8 @@ describe('optimal start: the learner', () => {
       const learner = new ThermalLearner({ seasonOf });
       julyRun(learner);
       januaryRun(learner);
+      learner.restore({ R1: { ...learner.snapshot().R1, summer: { ...learner.snapshot().R1!.summer!, approaches: [{ direction: 'cool', predicted: 13.2, actual: 15 }, { direction: 'sideways', predicted: 1, actual: 1 }] } } });
+      expect(learner.leadFraction('R1', 'cool', JULY_8)).toBeCloseTo(1.8 / 13.2, 10);
       new ThermalFile(learner, 'hq', file, clock, silentLogger).save();
       const saved = JSON.parse(readFileSync(file, 'utf8'));
       expect(saved).toMatchObject({ version: 2, site: 'hq' });
@@ -140,6 +143,8 @@ describe('optimal start: the learner', () => {
       new ThermalFile(restored, 'hq', file, clock, silentLogger).load();
       expect(restored.fit('R1', 'cool', 23, 23.6, JULY_8)!.steps).toEqual([{ from: 0.625, pull: 0.25 }]);
       expect(restored.fit('R1', 'heat', 20, 18.4, JAN_13)!.steps).toEqual([{ from: 1.625, pull: 0.25 }]);
+      // The recorded approaches too (the lead fraction of each room): a restart does not fall back to the default 15 %.
+      expect(restored.snapshot()).toEqual(learner.snapshot());
       // Another site with the same room ids, pointed at the same folder, learns its own.
       const elsewhere = new ThermalLearner({ seasonOf });
       new ThermalFile(elsewhere, 'branch-office', file, clock, silentLogger).load();
@@ -175,6 +180,59 @@ describe('optimal start: the decision', () => {
     // The same room in winter has not been learned: the cold-start lead (14 → 18.3 °C: 30 + 30 · 4.3 = 159 min).
     const winter = decideHvacStart(learner, { room: 'R1', now: JAN_13 - 180 * MIN, readyAt: JAN_13, temperature: 14, band: WINTER });
     expect(winter).toMatchObject({ direction: 'heat', learned: false, minutesNeeded: 159, startAt: JAN_13 - 159 * MIN, setpoint: 20 });
+  });
+
+  /** Starts R1 (learned from julyRun) at 27 °C 24 min before T-15, as the decision does, then feeds the readings of its pull-down. */
+  const startAndRun = (learner: ThermalLearner, readings: { m: number; t: number }[]) => {
+    const now = readyAt - 24 * MIN;
+    const start = decideHvacStart(learner, { room: 'R1', now, readyAt, meetingStart: readyAt + 15 * MIN, temperature: 27, band: SUMMER });
+    expect(start).toMatchObject({ action: 'start', learned: true });
+    for (const r of readings) learner.observe('R1', { ts: now + r.m * MIN, temperature: r.t, hvacOn: true, mode: 'cool' });
+    learner.observe('R1', { ts: readyAt + 16 * MIN, temperature: readings.at(-1)!.t, hvacOn: false });
+  };
+
+  it('P5: a room whose pull-down ran over its prediction gets that over-run as its lead fraction next time (not the default 15 %)', () => {
+    const learner = learned();
+    // Predicted 27 → 23.7 °C at 0.25 °C/min: 13.2 min. It took 17 (readings at the start and at 17 min: 23.6 °C).
+    startAndRun(learner, [
+      { m: 0, t: 27 },
+      { m: 17, t: 23.6 },
+    ]);
+    // Over-run (17 − 13.2) / 13.2 = 0.287878…
+    expect(learner.leadFraction('R1', 'cool', readyAt)).toBeCloseTo(3.8 / 13.2, 3);
+    // The run added one sample (25.3 °C, 2.3 °C from the setpoint, pulling 3.4 / 17 = 0.2): the samples beyond
+    // 0.7 °C pool to 0.7 / 3 from 1.375 °C and 0.25 from 2.875 °C. 27 → 23.7 °C: 2.175 / (0.7 / 3) + 1.125 / 0.25
+    // = 9.3214 + 4.5 = 13.8214 min, + 8 + 0.287878 · 13.8214 = 11.979 lead = 25.80: the start is 26 min before
+    // T-15 (with the default 15 %: 8 + 2.0732 → 23.895, 24 min).
+    const next = decideHvacStart(learner, { room: 'R1', now: readyAt - 180 * MIN, readyAt, temperature: 27, band: SUMMER });
+    expect(next).toMatchObject({ action: 'wait', startAt: readyAt - 26 * MIN, minutesNeeded: 26, learned: true });
+    expect(next.reason).toContain('the worst over-run of its last approaches');
+  });
+
+  it('P5: a room whose pull-down took no longer than predicted is led by 8 minutes alone; a run that never got there counts at least until its meeting began, at most +50 %', () => {
+    const learner = learned();
+    // Predicted 13.2 min; at 23.7 °C after 13: on time.
+    startAndRun(learner, [
+      { m: 0, t: 27 },
+      { m: 13, t: 23.7 },
+    ]);
+    expect(learner.leadFraction('R1', 'cool', readyAt)).toBe(0);
+    // Its sample (25.35 °C, 2.35 °C out, pulling 3.3 / 13 = 0.253846) pools with the two beyond it to 0.251282 from
+    // 2.35 °C; 0.25 from 1.375. 27 → 23.7 °C: 1.65 / 0.25 + 1.65 / 0.251282 = 6.6 + 6.5663 = 13.1663 min, + 8
+    // = 21.17: 22 min before T-15 (with the default 15 %: 23.14, 24 min).
+    const next = decideHvacStart(learner, { room: 'R1', now: readyAt - 180 * MIN, readyAt, temperature: 27, band: SUMMER });
+    expect(next).toMatchObject({ startAt: readyAt - 22 * MIN, minutesNeeded: 22 });
+    // Winter is another season: nothing recorded there.
+    expect(learner.leadFraction('R1', 'heat', JAN_13)).toBeUndefined();
+    // A unit that does not cool: still at 27 °C when the meeting starts, 39 min after the start: (39 − 13.2) / 13.2 > 0.5.
+    const stuck = learned();
+    startAndRun(stuck, [
+      { m: 0, t: 27 },
+      { m: 20, t: 27 },
+      { m: 40, t: 27 },
+    ]);
+    expect(stuck.leadFraction('R1', 'cool', readyAt)).toBe(0.5);
+    expect(stuck.snapshot().R1!.summer!.approaches).toEqual([{ direction: 'cool', predicted: 13.2, actual: 39 }]);
   });
 
   it('P5: relates the mean temperature it is given to the sensor the learner sees (the first unit)', () => {

@@ -38,13 +38,23 @@ export const COLD_START_MINUTES_PER_C = 30;
 // fan-coils off) may need all of it, and until learned nothing says it needs less.
 export const COLD_START_MAX_MINUTES = MAX_PRECONDITION_MINUTES;
 /**
- * Learned: aim to be in band this long before the readiness check, plus LEAD_FRACTION of the
- * predicted pull-down. 5 min + 5 % left a vip3 room 0.8 °C out at T-15 on a hotter afternoon
- * than the one it learned from (its AV on from T-120 adds load); 8 + 15 % kept every demo
- * meeting in band after a day of learning, ~13 min before T-15 (bench:schedule).
+ * Learned: aim to be in band this long before the readiness check, plus a fraction of the
+ * predicted pull-down for the model's own error. Until the room has shown its error (no
+ * approach of its own recorded yet for the season and direction), LEAD_FRACTION: 5 min + 5 %
+ * left a vip3 room 0.8 °C out at T-15 on a hotter afternoon than the one it learned from (its
+ * AV on from T-120 adds load); 8 + 15 % kept every demo meeting in band after a day of
+ * learning, ~13 min before T-15 (bench:schedule). Once it has, the fraction is the worst
+ * over-run of its last APPROACHES_KEPT approaches (0 if none ran over, at most
+ * MAX_LEAD_FRACTION): a room the model predicts well is not started early for the rooms it
+ * does not, and one it under-predicts is started as much earlier as it needed.
  */
 export const LEAD_MINUTES = 8;
 export const LEAD_FRACTION = 0.15;
+export const MAX_LEAD_FRACTION = 0.5;
+/** The approaches (predicted vs actual pull-down) kept per room, season and direction. */
+export const APPROACHES_KEPT = 5;
+/** A pull-down predicted shorter than this says little about the model's error as a fraction: not recorded. */
+export const MIN_APPROACH_MINUTES = 10;
 /**
  * Aim this far inside the band edge (at most a fifth of the band). The decision sees the
  * room's mean temperature; the readiness check wants every unit's sensor in band, and they
@@ -106,6 +116,17 @@ export interface RateSample {
   drift?: number;
 }
 
+/**
+ * One pre-conditioning run started on a learned prediction: the pull-down it predicted and
+ * the one it took (from the start to the first reading at the target). A run that had not
+ * reached the target by its meeting's start took at least that long: recorded so.
+ */
+export interface Approach {
+  direction: HvacDirection;
+  predicted: number;
+  actual: number;
+}
+
 /** A season's learned curve of one room and direction. */
 export interface RateFit {
   direction: HvacDirection;
@@ -116,7 +137,7 @@ export interface RateFit {
   season: string;
 }
 
-type Bucket = { heat: RateSample[]; cool: RateSample[] };
+type Bucket = { heat: RateSample[]; cool: RateSample[]; approaches?: Approach[] };
 export type ThermalSnapshot = Record<string, Record<string, Bucket>>;
 
 interface RoomThermal {
@@ -125,7 +146,17 @@ interface RoomThermal {
   off: { ts: number; t: number }[];
   anchor?: ThermalReading;
   /** A pre-conditioning run this decision started: samples are learned from it until `until`. */
-  window?: { from: number; until: number; setpoint: number; direction: HvacDirection; drift?: number; approached?: boolean; over?: boolean };
+  window?: {
+    from: number;
+    until: number;
+    setpoint: number;
+    direction: HvacDirection;
+    drift?: number;
+    approached?: boolean;
+    over?: boolean;
+    /** A learned start: the predicted pull-down (min) to `target` (on the learner's sensor), until the approach is recorded. */
+    predicted?: { minutes: number; target: number };
+  };
   /** The latest reading, to relate the learner's sensor to the temperature a decision is given. */
   last?: { ts: number; t: number };
   /** First decision that found no good reading, since the last good one. */
@@ -150,14 +181,17 @@ export class ThermalLearner {
     const out: ThermalSnapshot = {};
     for (const [room, h] of this.rooms) {
       const seasons: Record<string, Bucket> = {};
-      for (const [season, b] of h.seasons) if (b.heat.length + b.cool.length > 0) seasons[season] = { heat: [...b.heat], cool: [...b.cool] };
+      for (const [season, b] of h.seasons) {
+        if (b.heat.length + b.cool.length + (b.approaches?.length ?? 0) === 0) continue;
+        seasons[season] = { heat: [...b.heat], cool: [...b.cool], ...(b.approaches?.length ? { approaches: b.approaches.map((a) => ({ ...a })) } : {}) };
+      }
       if (Object.keys(seasons).length > 0) out[room] = seasons;
     }
     return out;
   }
 
   /** Restores samples saved by snapshot(); malformed entries are skipped. */
-  restore(data: Record<string, Record<string, { heat?: unknown; cool?: unknown } | undefined> | undefined>): void {
+  restore(data: Record<string, Record<string, { heat?: unknown; cool?: unknown; approaches?: unknown } | undefined> | undefined>): void {
     const finite = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
     const valid = (list: unknown): RateSample[] =>
       Array.isArray(list)
@@ -166,10 +200,21 @@ export class ThermalLearner {
             .map((s) => ({ temperature: s.temperature, setpoint: s.setpoint, rate: s.rate, ...(s.drift !== undefined ? { drift: s.drift } : {}) }))
             .slice(-MAX_SAMPLES)
         : [];
+    const approaches = (list: unknown): Approach[] =>
+      Array.isArray(list)
+        ? list
+            .filter((a): a is Approach => !!a && (a.direction === 'heat' || a.direction === 'cool') && finite(a.predicted) && a.predicted > 0 && finite(a.actual) && a.actual >= 0)
+            .map((a) => ({ direction: a.direction, predicted: a.predicted, actual: a.actual }))
+            .slice(-2 * APPROACHES_KEPT)
+        : [];
     for (const [room, seasons] of Object.entries(data ?? {})) {
       if (!seasons || typeof seasons !== 'object') continue;
       const h = this.room(room);
-      for (const [season, b] of Object.entries(seasons)) if (b && typeof b === 'object') h.seasons.set(season, { heat: valid(b.heat), cool: valid(b.cool) });
+      for (const [season, b] of Object.entries(seasons)) {
+        if (!b || typeof b !== 'object') continue;
+        const kept = approaches(b.approaches);
+        h.seasons.set(season, { heat: valid(b.heat), cool: valid(b.cool), ...(kept.length ? { approaches: kept } : {}) });
+      }
     }
   }
 
@@ -178,6 +223,7 @@ export class ThermalLearner {
     const h = this.room(room);
     if (!Number.isFinite(r.temperature)) return void (h.anchor = undefined);
     h.last = { ts: r.ts, t: r.temperature };
+    this.approach(h, r);
     if (!r.hvacOn) {
       // The window stays: the first readings after a start may still show the unit off.
       h.anchor = undefined;
@@ -239,9 +285,32 @@ export class ThermalLearner {
    * meeting at `until`: the readings of this run, up to then, are learned (decideHvacStart
    * calls it when it starts a room), pulling to `setpoint`. `drift` is the free drift the decision saw.
    */
-  preconditioning(room: string, run: { from: number; until: number; setpoint: number; direction: HvacDirection; drift?: number }): void {
+  preconditioning(room: string, run: { from: number; until: number; setpoint: number; direction: HvacDirection; drift?: number; predicted?: { minutes: number; target: number } }): void {
     const h = this.room(room);
-    h.window = { from: run.from, until: run.until, setpoint: run.setpoint, direction: run.direction, ...(run.drift !== undefined ? { drift: run.drift } : {}) };
+    const old = h.window;
+    // A run replaced before it reached its target took at least until now (or its meeting's start).
+    if (old?.predicted) this.recordApproach(h, old, Math.min(run.from, old.until));
+    h.window = {
+      from: run.from,
+      until: run.until,
+      setpoint: run.setpoint,
+      direction: run.direction,
+      ...(run.drift !== undefined ? { drift: run.drift } : {}),
+      ...(run.predicted && run.predicted.minutes >= MIN_APPROACH_MINUTES && Number.isFinite(run.predicted.minutes) ? { predicted: run.predicted } : {}),
+    };
+  }
+
+  /**
+   * The fraction of a predicted pull-down to add to the lead for the model's error in this
+   * room, season and direction: the worst over-run of its last APPROACHES_KEPT approaches
+   * ((actual − predicted) / predicted, 0 if none ran over, at most MAX_LEAD_FRACTION);
+   * undefined while none is recorded.
+   */
+  leadFraction(room: string, direction: HvacDirection, at: number): number | undefined {
+    const list = (this.rooms.get(room)?.seasons.get(this.seasonOf(at))?.approaches ?? []).filter((a) => a.direction === direction).slice(-APPROACHES_KEPT);
+    if (list.length === 0) return undefined;
+    const worst = Math.max(...list.map((a) => (a.actual - a.predicted) / a.predicted));
+    return Math.min(MAX_LEAD_FRACTION, Math.max(0, worst));
   }
 
   /**
@@ -305,6 +374,25 @@ export class ThermalLearner {
   readingSeen(room: string): void {
     const h = this.rooms.get(room);
     if (h) h.missingSince = undefined;
+  }
+
+  /** A learned run's approach: recorded at the first reading at its target, or once its meeting has begun without it. */
+  private approach(h: RoomThermal, r: ThermalReading): void {
+    const w = h.window;
+    if (!w?.predicted || r.ts < w.from) return;
+    if (r.ts > w.until) return this.recordApproach(h, w, w.until);
+    const reached = w.direction === 'heat' ? r.temperature >= w.predicted.target : r.temperature <= w.predicted.target;
+    if (r.hvacOn && reached) this.recordApproach(h, w, r.ts);
+  }
+
+  private recordApproach(h: RoomThermal, w: NonNullable<RoomThermal['window']>, at: number): void {
+    const predicted = w.predicted!;
+    w.predicted = undefined;
+    const b = this.bucket(h, this.seasonOf(w.from));
+    const list = (b.approaches ??= []);
+    list.push({ direction: w.direction, predicted: round3(predicted.minutes), actual: round3(Math.max(0, at - w.from) / MIN) });
+    // Kept per direction: the oldest of this direction goes.
+    if (list.filter((a) => a.direction === w.direction).length > APPROACHES_KEPT) list.splice(list.findIndex((a) => a.direction === w.direction), 1);
   }
 
   private room(room: string): RoomThermal {
@@ -408,20 +496,22 @@ export function decideHvacStart(learner: ThermalLearner, input: HvacStartInput):
   // The curve was learned on the first unit's sensor; the decision is given the room's mean.
   const offset = learner.sensorOffset(room, t, now);
   const fits = new Map<HvacDirection, RateFit | undefined>();
+  const fractions = new Map<HvacDirection, number | undefined>();
   /** Starting s minutes from now: the room's temperature then, and the minutes from then to the readiness check it needs. */
   const plan = (s: number) => {
     const from = t + away * s;
-    if (from >= lo + margin && from <= hi - margin) return { direction: 'hold' as const, from, target: from, total: 0, pull: 0, learned: true };
+    if (from >= lo + margin && from <= hi - margin) return { direction: 'hold' as const, from, target: from, total: 0, pull: 0, learned: true, sensorTarget: undefined };
     const direction: HvacDirection = from < lo + margin ? 'heat' : 'cool';
     const target = direction === 'heat' ? lo + margin : hi - margin;
     if (!fits.has(direction)) fits.set(direction, learner.fit(room, direction, setpoint, target + offset, readyAt));
     const fit = fits.get(direction);
     if (!fit) {
       const cold = micro(coldStartMinutes(Math.abs(target - from)));
-      return { direction, from, target, total: cold, pull: cold, learned: false };
+      return { direction, from, target, total: cold, pull: cold, learned: false, sensorTarget: undefined };
     }
     const pull = micro(minutesToClose(fit, from + offset, target + offset, drift));
-    return { direction, from, target, total: micro(pull + LEAD_MINUTES + LEAD_FRACTION * pull), pull, learned: true };
+    if (!fractions.has(direction)) fractions.set(direction, learner.leadFraction(room, direction, readyAt));
+    return { direction, from, target, total: micro(pull + LEAD_MINUTES + (fractions.get(direction) ?? LEAD_FRACTION) * pull), pull, learned: true, sensorTarget: target + offset };
   };
   // In band at the readiness check without HVAC: wait for it (HVAC holds the band from then).
   let p = plan(Math.max(0, left));
@@ -448,13 +538,15 @@ export function decideHvacStart(learner: ThermalLearner, input: HvacStartInput):
   const reason =
     p.direction === 'hold'
       ? `${t} °C: in ${lo}–${hi} °C at ${startAt === readyAt ? 'the readiness check' : 'the start'}${drifting}`
-      : `${round1(p.from)} °C → ${p.direction} to ${round1(p.target)} °C: ${p.learned ? `~${Number.isFinite(p.pull) ? Math.round(p.pull) : '∞'} min (learned, ${season}) + ${Math.round(p.total - p.pull)} min lead` : `cold-start lead ${Math.round(p.total)} min (not learned yet for ${season})`}${drifting}${late > 0 ? `: ${Number.isFinite(late) ? `${Math.ceil(late)} min late` : 'cannot get there'}, started at once` : ''}`;
+      : `${round1(p.from)} °C → ${p.direction} to ${round1(p.target)} °C: ${p.learned ? `~${Number.isFinite(p.pull) ? Math.round(p.pull) : '∞'} min (learned, ${season}) + ${Math.round(p.total - p.pull)} min lead (${LEAD_MINUTES} min + ${leadText(fractions.get(p.direction))})` : `cold-start lead ${Math.round(p.total)} min (not learned yet for ${season})`}${drifting}${late > 0 ? `: ${Number.isFinite(late) ? `${Math.ceil(late)} min late` : 'cannot get there'}, started at once` : ''}`;
   const base = { setpoint, direction: p.direction, startAt, minutesNeeded: needed, learned: p.learned };
   // Looked at again halfway to the start (at most REEVALUATE_MS on): the nearer the start, the
   // fresher the reading and the drift it is decided on (a fresh-air unit switched on at T-30
   // changes the load).
   if (startAt > now) return { ...base, action: 'wait', at: Math.min(startAt, now + REEVALUATE_MS, now + Math.max(MIN, (startAt - now) / 2)), reason };
-  if (p.direction !== 'hold') learner.preconditioning(room, { from: now, until: input.meetingStart ?? readyAt + 15 * MIN, setpoint, direction: p.direction, ...(drift !== undefined ? { drift } : {}) });
+  // A learned start also records how long the pull-down then takes against what it predicted (the room's error, for its next lead).
+  const predicted = p.learned && p.sensorTarget !== undefined ? { predicted: { minutes: p.pull, target: p.sensorTarget } } : {};
+  if (p.direction !== 'hold') learner.preconditioning(room, { from: now, until: input.meetingStart ?? readyAt + 15 * MIN, setpoint, direction: p.direction, ...(drift !== undefined ? { drift } : {}), ...predicted });
   return { ...base, action: 'start', at: now, reason };
 }
 
@@ -510,6 +602,8 @@ export class HvacLedger {
 }
 
 const round1 = (x: number) => Math.round(x * 10) / 10;
+const leadText = (f: number | undefined) => (f === undefined ? `${LEAD_FRACTION * 100} %, no approach recorded yet` : `${Math.round(f * 100)} %, the worst over-run of its last approaches`);
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
 /** Minutes to a millionth: 24.5 − 23.7 °C must not cost a whole minute by floating-point dust. */
 const micro = (x: number) => (Number.isFinite(x) ? Math.round(x * 1e6) / 1e6 : x);
 

@@ -9,7 +9,9 @@ import type { ThermalLearner, ThermalSnapshot } from './optimal-start.ts';
  * cold-start lead again. Written atomically (atomic-file.ts), only when something new was
  * learned.
  *
- * Version 2 keeps the samples per room and season (`rooms.<room>.<season>.heat|cool`). A
+ * Version 2 keeps the samples per room and season (`rooms.<room>.<season>.heat|cool`), and
+ * the room's recorded approaches (`approaches`: predicted vs taken pull-downs, its lead
+ * fraction; a file without them just has none recorded yet). A
  * version 1 file (per room only, from before per-season learning) is not used: its samples
  * cannot be told apart by season, and a winter heating rate must not come from summer's
  * data. Each room is then learned again (cold-start lead until it is), and the log says so.

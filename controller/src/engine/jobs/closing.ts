@@ -15,7 +15,8 @@ import { boilers, displays, doorContacts, doorLocks, freshAir, good, hvacUnits, 
  *
  * close (P7), once the meeting is over and the room vacant: microphones muted,
  * display off, lights off, fresh air off, HVAC set back (another meeting within the
- * policy horizon) or off, and the door locked — only a closed door, and never while
+ * policy horizon) or off — or left running when the next meeting's pre-conditioning has
+ * already begun (`keep`: a long pre-start that opened at this one's end) — and the door locked — only a closed door, and never while
  * the room is occupied or a fire alarm is active (the Enforcer refuses). Then the
  * room is checked: a light that stays on, a display that stays on, a door or window
  * left open each raise an alert for the room (not the meeting: it is over). A door
@@ -54,7 +55,7 @@ export class Closer {
   constructor(private o: CloserOptions) {}
 
   /** P7: shuts the room down and checks it. Returns the check outcomes (room-scoped). */
-  async close(room: Room, meeting: MeetingRef | undefined, hvacAfter: 'setback' | 'off', step = 'close'): Promise<CheckOutcome[]> {
+  async close(room: Room, meeting: MeetingRef | undefined, hvacAfter: 'setback' | 'off' | 'keep', step = 'close'): Promise<CheckOutcome[]> {
     const { actions, clock } = this.o;
     const ctx = meeting ? { meetingId: meeting.id } : {};
     const now = clock.now();
@@ -62,7 +63,7 @@ export class Closer {
       ...displays(room).map((p) => ({ set: p, value: false })),
       ...lightZones(room).map((z) => ({ set: z.on, value: false })),
       ...freshAir(room).map((p) => ({ set: p, value: false })),
-      ...(hvacAfter === 'setback' ? actions.hvacSetbackWrites(room, now) : actions.hvacOffWrites(room)),
+      ...(hvacAfter === 'setback' ? actions.hvacSetbackWrites(room, now) : hvacAfter === 'off' ? actions.hvacOffWrites(room) : []),
     ];
     await Promise.all([actions.write(room, writes, ctx), actions.stopMicTest(room, ctx, true)]);
     await this.lockIfClosed(room, ctx);

@@ -126,7 +126,11 @@ export const close: JobHandler = async (d, step, meeting, room) => {
   // Sensors silent: fall back on the clock, an hour after the end (the lock is still refused while occupancy is unknown).
   const mayClose = vacant === true || (vacant === undefined && (watch.hasOccupancySensor(room.id) ? now >= meeting.end + 60 * MIN : now >= meeting.end + vacancyMs));
   if (!mayClose) return later(now + d.settings.closeRetryMs);
-  await closer.close(room, ref(meeting), step.hvacAfter ?? 'off');
+  // The next meeting's pre-conditioning has begun already (P5: it may open as soon as this one
+  // ends): its HVAC is left running, not set back or switched off under it.
+  const keepHvac = next !== undefined && watch.preparing(room.id) === next.id;
+  await closer.close(room, ref(meeting), keepHvac ? 'keep' : (step.hvacAfter ?? 'off'));
+  if (keepHvac) watch.setPhase(room.id, 'preparing', next.id);
   readinessChanged(d, room.id);
   return DONE;
 };
