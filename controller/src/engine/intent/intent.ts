@@ -48,8 +48,12 @@ export interface IntentInput {
 }
 
 const MIN = 60_000;
-/** Checks that are the mic tests' own findings (a mic level exists only under test). */
-const JOB_ONLY: ReadonlySet<CheckName> = new Set(['mic_test', 'backup_mics']);
+/**
+ * Checks that are the mic tests' own findings (a mic level exists only under test). The
+ * watch does not run them on its own. It follows up a job's finding that did not pass
+ * (readiness/mic-findings.ts).
+ */
+export const JOB_ONLY: ReadonlySet<CheckName> = new Set(['mic_test', 'backup_mics']);
 const AV_CHECKS: CheckName[] = ['devices_online', 'display_on', 'audio_unmuted', 'fresh_air_on'];
 
 export function roomIntent(input: IntentInput): RoomIntent {

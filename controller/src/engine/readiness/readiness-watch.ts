@@ -9,11 +9,12 @@ import { seasonAt } from '../../model/season.ts';
 import type { AlertBook } from '../alerts/alert-book.ts';
 import { passReason } from '../alerts/alert-book.ts';
 import { faultCheck } from '../alerts/device-flags.ts';
-import { roomIntent } from '../intent/intent.ts';
+import { JOB_ONLY, roomIntent } from '../intent/intent.ts';
 import { deviceOnline } from '../intent/room-points.ts';
 import { comfortBand } from '../../model/season.ts';
 import type { Schedule } from '../timeline/schedule.ts';
 import { runChecks, STEP_CHECKS, type CheckName, type StateReader } from './checks.ts';
+import { MicFindings, micUnverifiedWhy } from './mic-findings.ts';
 import type { MeetingRef, ReadinessBook } from './readiness-book.ts';
 
 /**
@@ -32,7 +33,9 @@ import type { MeetingRef, ReadinessBook } from './readiness-book.ts';
  * point and since when. Every active alert of the room is re-run too, whatever the
  * window, so it is cleared exactly when its condition is true again, with the reason.
  * The microphone checks are the mic tests' own findings (jobs at T-30 and T-5): a mic
- * level exists only under test, so between tests they are only re-run to clear.
+ * level exists only under test, so the watch does not run them on its own. A job's
+ * finding that did not pass is followed up as a required check of its meeting until it
+ * passes (mic-findings.ts): a mic that cannot be tested is alerted too, not only a failing one.
  */
 export interface ReadinessWatchOptions {
   site: Site;
@@ -63,6 +66,7 @@ export class ReadinessWatch {
   private unknownSince = new Map<string, number>();
   private offlineSince = new Map<string, number>();
   private lastStatus = new Map<string, string>();
+  private micFindings = new MicFindings();
   private off: (() => void)[] = [];
   private startedAt = 0;
   private log: Logger;
@@ -76,6 +80,15 @@ export class ReadinessWatch {
     const { bus, clock } = this.o;
     this.startedAt = clock.now();
     this.off.push(bus.on('point', (e) => this.mark(e.room)));
+    this.off.push(
+      bus.on('check', (o) => {
+        if (!this.micFindings.note(o)) return;
+        // The grace of a reading that cannot be verified runs from the job's finding.
+        const k = `${o.room}\u0000${o.check}`;
+        if (o.status === 'unknown' && !this.unknownSince.has(k)) this.unknownSince.set(k, o.ts);
+        this.mark(o.room);
+      }),
+    );
     this.off.push(
       bus.on('device', (h) => {
         const k = `${h.room}\u0000${h.device}`;
@@ -134,6 +147,9 @@ export class ReadinessWatch {
     const focused = this.focus(roomId, now);
     const m = focused && this.o.released?.(roomId, focused.id) ? undefined : focused;
     const required = new Set<CheckName>(m ? this.requiredNow(room, m, now) : []);
+    const findings = this.micFindings.forMeeting(roomId, m?.id);
+    for (const f of findings.held) required.add(f.check);
+    for (const f of findings.dropped) this.unknownSince.delete(`${roomId}\u0000${f.check}`);
 
     const active = alerts.active(roomId).filter((a) => !a.check.startsWith('write:') && a.check in STEP_CHECKS_ALL);
     const names = new Set<CheckName>([...required, ...active.map((a) => a.check as CheckName)]);
@@ -166,6 +182,7 @@ export class ReadinessWatch {
       const isRequired = required.has(o.check as CheckName);
       if (o.status === 'pass') {
         this.unknownSince.delete(k);
+        this.micFindings.resolve(roomId, o.check);
         alerts.clear(roomId, o.check, undefined, passReason(o));
         continue;
       }
@@ -188,7 +205,7 @@ export class ReadinessWatch {
           observed: o.observed,
           expected: o.expected,
           minutesToStart,
-          message: `${roomId}: ${o.check} cannot be verified since ${this.at(since)} (${shown(o)})${this.ahead(m, now)}`,
+          message: `${roomId}: ${o.check} cannot be verified since ${this.at(since)} (${shown(o)})${isMicCheck(o.check) ? micUnverifiedWhy(room, o) : ''}${this.ahead(m, now)}`,
         });
       }
     }
@@ -222,6 +239,8 @@ export class ReadinessWatch {
     return localWhen(ts, this.o.clock.now(), this.o.site.config.site.timezone);
   }
 }
+
+const isMicCheck = (check: string) => JOB_ONLY.has(check as CheckName);
 
 const STEP_CHECKS_ALL: Record<string, true> = Object.fromEntries([...new Set(Object.values(STEP_CHECKS).flat())].map((c) => [c, true]));
 
