@@ -1,6 +1,6 @@
 import type { ConfigProblem } from './issues.ts';
 import type { CheckedDevice, CheckedRoom, LoadedParts } from './load.ts';
-import { simMeetingSchema, simRoomSchema, minutesOfDay, type SimMeetingConfig } from './simulation-schema.ts';
+import { meetingsOverlap, overCapacity, simMeetingSchema, simRoomSchema, type SimMeetingConfig } from './simulation-schema.ts';
 import { hint } from './site-profiles.ts';
 import { UnknownRefs } from './room-checks.ts';
 
@@ -165,10 +165,10 @@ function simulation(parts: LoadedParts, unknown: UnknownRefs, problems: ConfigPr
     if (!parsed.success) return;
     const m = parsed.data;
     const room = loaded.get(m.room);
-    if (room?.capacity !== undefined && m.attendees > room.capacity * 1.5)
+    if (room?.capacity !== undefined && overCapacity(m.attendees, room.capacity))
       problems.push({ path: ['simulation', 'meetings', i, 'attendees'], message: `${m.attendees} people in room ${m.room} of capacity ${room.capacity}` });
     for (const { m: other } of valid)
-      if (other.room === m.room && minutesOfDay(m.start) < minutesOfDay(other.end) && minutesOfDay(other.start) < minutesOfDay(m.end))
+      if (other.room === m.room && meetingsOverlap(m, other))
         problems.push({ path: ['simulation', 'meetings', i], message: `${m.id} ${m.start}–${m.end} overlaps ${other.id} ${other.start}–${other.end} in room ${m.room}` });
     valid.push({ i, m });
   });

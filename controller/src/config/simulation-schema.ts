@@ -113,6 +113,16 @@ export type SimMeetingConfig = z.infer<typeof simMeetingSchema>;
 export type SimRoomConfig = z.infer<typeof simRoomSchema>;
 export type ClimateConfig = z.infer<typeof climateSchema>;
 
+/** A simulated meeting may bring up to half again the room's capacity (standing room); more is a mistake. */
+export function overCapacity(attendees: number, capacity: number): boolean {
+  return attendees > capacity * 1.5;
+}
+
+/** Two meetings of one room whose HH:MM spans overlap (touching ends do not). */
+export function meetingsOverlap(a: { start: string; end: string }, b: { start: string; end: string }): boolean {
+  return minutesOfDay(a.start) < minutesOfDay(b.end) && minutesOfDay(b.start) < minutesOfDay(a.end);
+}
+
 /**
  * Checks that need the rooms: meetings and room settings name rooms that exist,
  * wireless mics are channels of the room's DSP, and one room's meetings do not
@@ -138,10 +148,10 @@ export function checkSimulationAgainstRooms(
   sim.meetings.forEach((m, i) => {
     const room = byId.get(m.room);
     if (!room) errors.push(`simulation.meetings[${i}].room: no room "${m.room}" in rooms (known: ${known})`);
-    else if (m.attendees > room.capacity * 1.5) errors.push(`simulation.meetings[${i}].attendees: ${m.attendees} people in room ${m.room} of capacity ${room.capacity}`);
+    else if (overCapacity(m.attendees, room.capacity)) errors.push(`simulation.meetings[${i}].attendees: ${m.attendees} people in room ${m.room} of capacity ${room.capacity}`);
     sim.meetings.forEach((other, j) => {
       if (j <= i || other.room !== m.room) return;
-      if (minutesOfDay(other.start) < minutesOfDay(m.end) && minutesOfDay(m.start) < minutesOfDay(other.end))
+      if (meetingsOverlap(m, other))
         errors.push(`simulation.meetings[${j}]: ${other.id} ${other.start}–${other.end} overlaps ${m.id} ${m.start}–${m.end} in room ${m.room}`);
     });
   });
