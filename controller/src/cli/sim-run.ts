@@ -5,6 +5,7 @@ import { loadConfigFile, type Site } from '../config/load.ts';
 import { createLogger } from '../log.ts';
 import { FAULT_KINDS } from '../../../devices/sim/faults.ts';
 import { SimDay, type FaultPlan } from './sim-day.ts';
+import { checkDay } from './demo-day.ts';
 import type { AlertLine, MeetingLine } from './day-recorder.ts';
 
 /**
@@ -72,8 +73,9 @@ export async function simRunCommand(opts: SimRunOptions): Promise<number> {
     }
     faults = read.faults;
   }
-  if (opts.day !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(opts.day)) {
-    console.error(`--day: expected YYYY-MM-DD, got "${opts.day}"`);
+  const badDay = opts.day === undefined ? undefined : checkDay(opts.day);
+  if (badDay) {
+    console.error(`--day: ${badDay}`);
     return 2;
   }
   const logger = createLogger(process.env.ROOMCTL_LOG_LEVEL || 'warn');
