@@ -16,8 +16,9 @@ import { boilers, displays, doorContacts, doorLocks, freshAir, good, hvacUnits, 
  * close (P7), once the meeting is over and the room vacant: microphones muted,
  * display off, lights off, fresh air off, HVAC set back (another meeting within the
  * policy horizon) or off — or left running when the next meeting's pre-conditioning has
- * already begun (`keep`: a long pre-start that opened at this one's end) — and the door locked — only a closed door, and never while
- * the room is occupied or a fire alarm is active (the Enforcer refuses). Then the
+ * already begun (`keep`: a long pre-start that opened at this one's end) — and the door
+ * locked — only a closed door, and never while the room is occupied or a fire alarm is
+ * active (the Enforcer refuses). Then the
  * room is checked: a light that stays on, a display that stays on, a door or window
  * left open each raise an alert for the room (not the meeting: it is over). A door
  * left open is locked as soon as it closes.
