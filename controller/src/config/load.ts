@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { LineCounter, parseDocument, isMap, type Document } from 'yaml';
+import { isMap } from 'yaml';
 import { configSchema, roomSchema, deviceSchema, gatewaySchema, mqttSchema, apiSchema, type RoomConfig, type SiteConfig, type SceneConfig, type DeviceConfig, type GatewayConfig, type MqttConfig, type ApiConfig } from './schema.ts';
 import { policyFields, resolvePolicies, type Policy, type PolicyInput } from './policy-schema.ts';
 import { formatProblem, problemsFromZod, type ConfigProblem } from './issues.ts';
@@ -10,6 +10,7 @@ import { checkDevice, checkScenes, UnknownRefs } from './room-checks.ts';
 import { rawSection, writtenNames, WrittenNames, type Written } from './written.ts';
 import type { DeviceProfile } from './profile-schema.ts';
 import { resolveDevice, type ResolvedDevice } from '../model/devices.ts';
+import { fullYaml, quickYaml, type YamlDocument } from './yaml-text.ts';
 
 export interface Room {
   id: string;
@@ -104,17 +105,24 @@ export function loadConfigFile(file: string, options: LoadOptions = {}): ConfigL
 
 export function loadConfigText(text: string, options: LoadOptions = {}): ConfigLoad {
   const env = options.env ?? process.env;
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0)
-    return unusable(
-      doc.errors.map((e) => {
-        const pos = e.linePos?.[0];
-        return `YAML${pos ? ` line ${pos.line}, column ${pos.col}` : ''}: ${e.message.split('\n')[0]}`;
-      }),
-    );
+  // The yaml document (lines, YAML errors) only when needed: see yaml-text.ts.
+  let full: YamlDocument | undefined;
+  const document = () => (full ??= fullYaml(text));
+  const quick = quickYaml(text);
+  let js: unknown;
+  if (quick) js = quick.value;
+  else {
+    const { doc } = document();
+    if (doc.errors.length > 0)
+      return unusable(
+        doc.errors.map((e) => {
+          const pos = e.linePos?.[0];
+          return `YAML${pos ? ` line ${pos.line}, column ${pos.col}` : ''}: ${e.message.split('\n')[0]}`;
+        }),
+      );
+    js = doc.toJS({ maxAliasCount: 10_000 }) as unknown;
+  }
   const envProblems: ConfigProblem[] = [];
-  const js = doc.toJS({ maxAliasCount: 10_000 }) as unknown;
   // Top-level keys starting with `x-` only hold YAML anchors for reuse (the docker
   // compose convention); they are not configuration and are dropped before validation.
   if (js && typeof js === 'object' && !Array.isArray(js)) for (const k of Object.keys(js)) if (k.startsWith('x-')) delete (js as Record<string, unknown>)[k];
@@ -196,7 +204,7 @@ export function loadConfigText(text: string, options: LoadOptions = {}): ConfigL
   // A variable in the value of a misspelt key is not a second mistake: the key is.
   const unknownKeys = problems.filter((p) => p.message.startsWith('unknown key')).map((p) => p.path);
   problems.push(...envProblems.filter((e) => !unknownKeys.some((k) => k.every((part, i) => e.path[i] === part))));
-  for (const p of problems) p.line = lineOf(doc, lines, p.path);
+  for (const p of problems) p.line = lineOf(document(), p.path);
   // File order reads best: an engineer fixes them top to bottom.
   const ordered = problems.map((p, i) => ({ p, i })).sort((a, b) => (a.p.line ?? 0) - (b.p.line ?? 0) || a.i - b.i).map((x) => x.p);
   const unlocated = profiles.errors();
@@ -213,7 +221,7 @@ export function loadConfigText(text: string, options: LoadOptions = {}): ConfigL
     simulation: rawOf('simulation'),
     mqtt: mqtt.success ? mqtt.data : undefined,
     api: api.success ? api.data : undefined,
-    lineOf: (path) => lineOf(doc, lines, path),
+    lineOf: (path) => lineOf(document(), path),
   };
   const load: ConfigLoad = { errors, problems: ordered, unlocated, warnings, skipped, parts };
   if (!shell.success || siteRooms.length === 0) return load;
@@ -282,7 +290,7 @@ function salvageRoom(input: unknown, i: number, s: Salvage): CheckedRoom {
 }
 
 /** Line of the deepest node of a path that exists in the YAML document. */
-function lineOf(doc: Document, lines: LineCounter, path: (string | number)[]): number | undefined {
+function lineOf({ doc, lines }: YamlDocument, path: (string | number)[]): number | undefined {
   for (let n = path.length; n >= 0; n--) {
     const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
     if (node && node.range) {
