@@ -23,6 +23,8 @@ export interface QuietSettleOptions {
   onGiveUp?: (pending: number) => void;
 }
 
+/** Turns with work in flight before a settle sleeps instead of spinning. */
+const BUSY_TURNS_BEFORE_SLEEP = 50;
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -33,6 +35,10 @@ const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * without activity means the exchange a timer started has run its course. A
  * batch that did no I/O at all costs only those few turns, so a day of
  * one-second timers still plays in seconds.
+ *
+ * Settled is counted, not slept: deliveryWatch() counts every request, answer,
+ * message and command still on its way, and the loop spins turn by turn (no real
+ * sleeping) while they land; nothing the devices do waits on a timer.
  *
  * Sources are typically the SimulatedBuilding and a counter of the controller's
  * bus events (point/device/command).
@@ -58,10 +64,11 @@ export function quietSettle(sources: readonly (QuietSource | (() => number))[], 
     while (quiet < quietTurns) {
       const busy = pending() > 0;
       busyTurns = busy ? busyTurns + 1 : 0;
-      // Bytes on loopback arrive by the next poll; work still in flight after a couple
-      // of turns waits on a timer of the peer (modbus-serial answers on a 0 ms
-      // timeout), so sleep a real millisecond rather than spin.
-      if (busy && busyTurns > 2) await pause(1);
+      // Bytes on loopback arrive by the next poll, and the simulated devices answer in the
+      // turn a request arrives (modbus-server.ts), so work in flight normally lands within
+      // a few turns. Still in flight after many, it waits on a timer of a peer: sleep a
+      // real millisecond rather than spin.
+      if (busy && busyTurns > BUSY_TURNS_BEFORE_SLEEP) await pause(1);
       else await turn();
       const now = activity();
       if (!busy && pending() === 0 && now === mark) quiet++;
@@ -77,13 +84,13 @@ export function quietSettle(sources: readonly (QuietSource | (() => number))[], 
 
 /** What deliveryWatch() reads from the controller's adapters (structurally: no adapter import here). */
 export interface MqttCounters {
-  stats(): { received: number; commandsSent: number };
+  deliveries(): { received: number; commandsSent: number };
 }
 export interface ModbusCounters {
-  stats(): { links: Record<string, { requests: number }> };
+  exchanges(): { requests: number; answers: number };
 }
 export interface SimCounters {
-  stats: { published: number; retainedTopics: number; commands: number; framesIn: number };
+  stats: { published: number; retainedTopics: number; commands: number; framesIn: number; framesAnswered: number };
 }
 
 /**
@@ -101,13 +108,18 @@ export interface SimCounters {
  */
 export function deliveryWatch(sim: SimCounters, mqtt?: MqttCounters, modbus?: ModbusCounters): QuietSource {
   const baseline = sim.stats.published - sim.stats.retainedTopics;
-  const requests = () => (modbus ? Object.values(modbus.stats().links).reduce((n, l) => n + l.requests, 0) : 0);
+  const none = { requests: 0, answers: 0 };
   return {
-    activity: () => (mqtt ? mqtt.stats().received + mqtt.stats().commandsSent : 0) + requests(),
+    activity: () => {
+      const m = mqtt?.deliveries();
+      return (m ? m.received + m.commandsSent : 0) + (modbus?.exchanges() ?? none).requests;
+    },
     pending: () => {
-      let n = Math.max(0, requests() - sim.stats.framesIn);
+      // Requests on their way to a gateway, and answers on their way back.
+      const x = modbus?.exchanges() ?? none;
+      let n = Math.max(0, x.requests - sim.stats.framesIn) + Math.max(0, sim.stats.framesAnswered - x.answers);
       if (mqtt) {
-        const m = mqtt.stats();
+        const m = mqtt.deliveries();
         n += Math.max(0, sim.stats.published - baseline - m.received) + Math.max(0, m.commandsSent - sim.stats.commands);
       }
       return n;

@@ -1,10 +1,12 @@
-import type { Server, Socket } from 'node:net';
-import { ServerTCP, type IServiceVector } from 'modbus-serial';
+import type { Socket } from 'node:net';
+import type { IServiceVector } from 'modbus-serial';
+import { SameTurnModbusServer } from './modbus-server.ts';
 import { ModbusException, RegisterMap } from './register-map.ts';
 import type { SimStats } from './stats.ts';
 
 /**
- * One Modbus TCP gateway of the simulated building (modbus-serial's ServerTCP):
+ * One Modbus TCP gateway of the simulated building (modbus-serial's request handlers,
+ * answering in the turn a request arrives: modbus-server.ts):
  * several unit ids behind one port, as an RTU-to-TCP gateway in a real plant
  * room. A unit that is offline (fault `fcu_offline`/`device_offline`), or a unit
  * id nobody answers to, gets no answer at all: the client's timeout is what
@@ -19,7 +21,7 @@ export interface GatewayUnit {
 type Callback = (err: Error | null, value?: unknown) => void;
 
 export class ModbusGateway {
-  private server: ServerTCP | undefined;
+  private server: SameTurnModbusServer | undefined;
 
   constructor(
     readonly host: string,
@@ -29,26 +31,19 @@ export class ModbusGateway {
   ) {}
 
   async start(): Promise<void> {
-    const server = new ServerTCP(this.vector(), { host: this.host, port: this.port, unitID: 255 });
+    const server = new SameTurnModbusServer(this.vector());
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.on('initialized', () => resolve());
-      server.on('serverError', (err: unknown) =>
-        reject(new Error(`simulated Modbus gateway cannot listen on ${this.host}:${this.port}: ${(err as Error)?.message ?? String(err)}`)),
-      );
+    // Counting frames in and answers out is what lets a test know when every request
+    // has been answered (harness.ts).
+    await server.listen(this.host, this.port, (sock) => this.count(sock)).catch((err: unknown) => {
+      throw new Error(`simulated Modbus gateway cannot listen on ${this.host}:${this.port}: ${(err as Error)?.message ?? String(err)}`);
     });
-    server.on('socketError', () => {}); // a client going away is not the simulator's problem
-    // ServerTCP keeps its net.Server private; counting frames in and answers out
-    // is what lets a test know when every request has been answered (harness.ts).
-    const net = (server as unknown as { _server: Server })._server;
-    net.on('connection', (sock) => this.count(sock));
   }
 
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (!server) return;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await server?.close();
   }
 
   private unit(unitId: number): GatewayUnit | undefined {

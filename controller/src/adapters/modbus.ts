@@ -43,6 +43,8 @@ export interface ModbusAdapterOptions {
 
 export interface ModbusLinkStats {
   requests: number;
+  /** Requests the far end answered (a value or an exception): with `requests`, what a simulated day counts in flight. */
+  answers: number;
   timeouts: number;
   exceptions: number;
   reconnects: number;
@@ -71,7 +73,7 @@ const unref = (t: NodeJS.Timeout) => (t.unref(), t);
 
 /** One connection: a queue, a client that is recreated on every reconnect, and its counters. */
 class LinkConnection implements RequestQueue {
-  readonly stats: ModbusLinkStats = { requests: 0, timeouts: 0, exceptions: 0, reconnects: 0, connected: false };
+  readonly stats: ModbusLinkStats = { requests: 0, answers: 0, timeouts: 0, exceptions: 0, reconnects: 0, connected: false };
   private client?: Client;
   private state: 'idle' | 'connecting' | 'open' | 'waiting' | 'stopped' = 'idle';
   private writes: QueuedJob[] = [];
@@ -149,6 +151,7 @@ class LinkConnection implements RequestQueue {
       clearTimeout(timer);
       this.abortInFlight = undefined;
       if (this.link.requestGapMs) this.nextSendAt = performance.now() + this.link.requestGapMs;
+      if (!err || err.code === ErrorCode.ModbusException) this.stats.answers++;
       if (err) job.reject(err);
       else job.resolve({ result, rttMs: performance.now() - started });
       if (err?.code === ErrorCode.ModbusTimeout) {
@@ -349,6 +352,17 @@ export class ModbusAdapter implements DeviceAdapter {
       throw err;
     }
     this.logger.debug({ device: `${point.room}/${point.device}`, point: point.id, commandId }, 'modbus write done');
+  }
+
+  /** Requests sent and answered over all links, without copying every counter (a simulated day reads it each event-loop turn). */
+  exchanges(): { requests: number; answers: number } {
+    let requests = 0;
+    let answers = 0;
+    for (const conn of this.links.values()) {
+      requests += conn.stats.requests;
+      answers += conn.stats.answers;
+    }
+    return { requests, answers };
   }
 
   stats(): ModbusAdapterStats {
