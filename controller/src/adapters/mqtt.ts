@@ -169,6 +169,11 @@ export class MqttAdapter implements DeviceAdapter {
     return this.client?.connected ?? false;
   }
 
+  /** Messages received and commands sent, without building the whole stats object (a simulated day reads it each event-loop turn). */
+  deliveries(): { received: number; commandsSent: number } {
+    return { received: this.reader.counters.received, commandsSent: this.counters.commandsSent };
+  }
+
   stats(): MqttAdapterStats {
     return { ...this.reader.counters, ...this.counters, reconnectDelayMs: this.reconnectDelayMs, reconnectSlotMs: this.schedule.lastSlotMs };
   }
