@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { localSpan, localStamp, localWhen, offsetText } from '../src/model/local-time.ts';
+import { localParts, localSpan, localStamp, localWhen, offsetText } from '../src/model/local-time.ts';
 import { apiFixture, type ApiFixture } from './helpers/api-site.ts';
 
 /**
@@ -13,6 +13,23 @@ const SH = 'Asia/Shanghai';
 const NY = 'America/New_York';
 
 describe('local times for people (model/local-time.ts)', () => {
+  it('reads the local wall clock exactly as Intl does, second by second across every offset change of two years (the offset is cached per quarter hour)', () => {
+    // Zones with half-hour and 45-minute offsets and a half-hour daylight-saving shift (Lord Howe).
+    const zones = ['Asia/Shanghai', 'Europe/London', 'America/New_York', 'America/St_Johns', 'Australia/Lord_Howe', 'Pacific/Chatham', 'Asia/Kathmandu', 'UTC'];
+    let compared = 0;
+    for (const timeZone of zones) {
+      const intl = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+      // A step that is not a divisor of a quarter hour lands on every second of it over time.
+      for (let t = Date.UTC(2025, 0, 1); t < Date.UTC(2027, 0, 1); t += 61 * 60_000 + 7_001) {
+        const p: Record<string, number> = {};
+        for (const part of intl.formatToParts(new Date(t))) if (part.type !== 'literal') p[part.type] = Number(part.value);
+        expect(localParts(t, timeZone), `${timeZone} at ${new Date(t).toISOString()}`).toEqual({ year: p.year, month: p.month, day: p.day, hour: p.hour! % 24, minute: p.minute, second: p.second });
+        compared++;
+      }
+    }
+    expect(compared).toBeGreaterThan(100_000);
+  });
+
   it('writes an instant as the site’s local date, time and offset, across a daylight-saving change', () => {
     expect(localStamp(Date.parse('2026-12-03T01:52:00Z'), SH)).toBe('2026-12-03 09:52 +08:00');
     expect(localStamp(Date.parse('2026-12-02T20:05:00Z'), SH)).toBe('2026-12-03 04:05 +08:00');

@@ -23,15 +23,39 @@ export interface LocalParts {
 }
 
 export function localParts(utcMs: number, timeZone: string): LocalParts {
+  const d = new Date(Math.floor(utcMs / 1000) * 1000 + zoneOffset(utcMs, timeZone));
+  return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(), hour: d.getUTCHours(), minute: d.getUTCMinutes(), second: d.getUTCSeconds() };
+}
+
+/** What Intl says the local wall clock reads at an instant (the slow path: formatToParts). */
+function intlParts(utcMs: number, timeZone: string): LocalParts {
   const p: Record<string, number> = {};
   for (const part of formatter(timeZone).formatToParts(new Date(utcMs))) if (part.type !== 'literal') p[part.type] = Number(part.value);
   return { year: p.year!, month: p.month!, day: p.day!, hour: p.hour! % 24, minute: p.minute!, second: p.second! };
 }
 
+/**
+ * A zone's offset changes only at instants on a quarter hour of UTC (every offset in use
+ * is a whole number of quarter hours, and changes happen on the local hour or half
+ * hour), so one Intl call per zone per quarter hour serves every instant in it. The
+ * engine and the simulator ask the local time many times a second.
+ */
+const QUARTER_HOUR = 15 * 60_000;
+/** Per zone, offsets by quarter hour; the engine asks about now and about its meetings' times, so a few stay warm. */
+const offsets = new Map<string, Map<number, number>>();
+const MAX_QUARTERS = 4096;
+
 /** Offset of the zone from UTC at that instant, in ms (Asia/Shanghai: +8 h). */
 export function zoneOffset(utcMs: number, timeZone: string): number {
-  const p = localParts(utcMs, timeZone);
-  return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - Math.floor(utcMs / 1000) * 1000;
+  const quarter = Math.floor(utcMs / QUARTER_HOUR);
+  let zone = offsets.get(timeZone);
+  const known = zone?.get(quarter);
+  if (known !== undefined) return known;
+  const p = intlParts(utcMs, timeZone);
+  const offset = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - Math.floor(utcMs / 1000) * 1000;
+  if (!zone || zone.size >= MAX_QUARTERS) offsets.set(timeZone, (zone = new Map()));
+  zone.set(quarter, offset);
+  return offset;
 }
 
 /** The UTC instant of a local wall-clock time (the later one across a DST gap). */
