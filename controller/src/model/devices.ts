@@ -82,29 +82,99 @@ function fillDeep(value: unknown, vars: Record<string, string>): unknown {
   return value;
 }
 
-export function resolveDevice(room: string, device: DeviceConfig, profile: DeviceProfile, gateways: GatewayConfig[]): ResolvedDevice {
-  const channels = channelValues(profile, device);
-  const base = device.mqtt?.base ?? '';
-  const points: ResolvedPoint[] = [];
+/** The names a device fills in for itself; a channel of the same name does not override them. */
+const OWN = /\{(?:base|device|room)\}/;
+const ownVars = (vars: Record<string, string>) => Object.fromEntries(Object.entries(vars).filter(([k]) => k !== 'base' && k !== 'device' && k !== 'room'));
+const mentionsOwn = (value: unknown): boolean =>
+  typeof value === 'string' ? value !== '{value}' && value !== '{cmd_id}' && OWN.test(value) : Array.isArray(value) ? value.some(mentionsOwn) : value !== null && typeof value === 'object' ? Object.values(value).some(mentionsOwn) : false;
+
+/**
+ * One point of a profile for one device name and set of channel values, with the
+ * channel values already filled in: what every device of that kind shares. A site of
+ * 10,000 rooms has 260,000 points but a few dozen shapes, so the ids, JSON paths,
+ * command payloads and Modbus maps are made (and held) once per shape; a device only
+ * fills in its own base, name and room (bench:ingest, bench:schedule).
+ */
+interface PointShape {
+  id: string;
+  def: PointDef;
+  mqtt?: {
+    /** Topic templates with the channel values filled in; {base}, {device}, {room} left. */
+    state?: string;
+    command?: string;
+    /** Shared when the path names none of the device's own values. */
+    path: string[] | string;
+    stateFormat: 'json' | 'raw';
+    /** Shared when the payload names none of them, else the template to fill. */
+    payload: { shared: unknown } | { template: unknown };
+    commandFormat: 'json' | 'raw';
+    map?: Record<string, number | boolean | string>;
+  };
+  modbus?: ResolvedPoint['modbus'];
+}
+
+const shapeCache = new WeakMap<DeviceProfile, Map<string, PointShape[]>>();
+
+/** Profiles are data: validated once when loaded and never changed after, so their shapes can be kept with them. */
+function shapesOf(profile: DeviceProfile, name: string, channels: Record<string, string[]>): PointShape[] {
+  let byDevice = shapeCache.get(profile);
+  if (!byDevice) shapeCache.set(profile, (byDevice = new Map()));
+  const cacheKey = `${name}\u0000${JSON.stringify(channels)}`;
+  const cached = byDevice.get(cacheKey);
+  if (cached) return cached;
+  const shapes: PointShape[] = [];
   for (const [key, def] of Object.entries(profile.points)) {
-    for (const vars of expansions(key, channels)) {
-      const all = { ...vars, base, device: device.name, room };
-      const point: ResolvedPoint = { id: `${device.name}.${fill(key, vars)}`, room, device: device.name, def };
+    for (const combo of expansions(key, channels)) {
+      const vars = ownVars(combo);
+      const shape: PointShape = { id: `${name}.${fill(key, combo)}`, def };
       if (def.mqtt) {
         const m = def.mqtt;
-        point.mqtt = {
-          stateTopic: m.state ? fill(m.state.topic, all) : undefined,
-          path: m.state?.path ? fill(m.state.path, all).split('.') : [],
+        const path = m.state?.path ? fill(m.state.path, vars) : undefined;
+        const payload = m.command ? fillDeep(m.command.payload, vars) : undefined;
+        shape.mqtt = {
+          state: m.state ? fill(m.state.topic, vars) : undefined,
+          command: m.command ? fill(m.command.topic, vars) : undefined,
+          path: path === undefined ? [] : OWN.test(path) ? path : path.split('.'),
           stateFormat: m.state?.format ?? 'json',
-          commandTopic: m.command ? fill(m.command.topic, all) : undefined,
-          commandPayload: m.command ? fillDeep(m.command.payload, all) : undefined,
+          payload: mentionsOwn(payload) ? { template: payload } : { shared: payload },
           commandFormat: m.command?.format ?? 'json',
           map: m.map,
         };
       }
-      if (def.modbus) point.modbus = { ...def.modbus, ...resolveOrder(def.modbus, profile) };
-      points.push(point);
+      if (def.modbus) shape.modbus = { ...def.modbus, ...resolveOrder(def.modbus, profile) };
+      shapes.push(shape);
     }
+  }
+  byDevice.set(cacheKey, shapes);
+  return shapes;
+}
+
+export function resolveDevice(room: string, device: DeviceConfig, profile: DeviceProfile, gateways: GatewayConfig[]): ResolvedDevice {
+  const base = device.mqtt?.base ?? '';
+  const own = { base, device: device.name, room };
+  // Points on one topic (a DSP channel's level, mute and test) share its string.
+  const topics = new Map<string, string>();
+  const topic = (template: string) => {
+    let t = topics.get(template);
+    if (t === undefined) topics.set(template, (t = fill(template, own)));
+    return t;
+  };
+  const points: ResolvedPoint[] = [];
+  for (const shape of shapesOf(profile, device.name, channelValues(profile, device))) {
+    const point: ResolvedPoint = { id: shape.id, room, device: device.name, def: shape.def };
+    const m = shape.mqtt;
+    if (m)
+      point.mqtt = {
+        stateTopic: m.state === undefined ? undefined : topic(m.state),
+        path: typeof m.path === 'string' ? fill(m.path, own).split('.') : m.path,
+        stateFormat: m.stateFormat,
+        commandTopic: m.command === undefined ? undefined : topic(m.command),
+        commandPayload: 'shared' in m.payload ? m.payload.shared : fillDeep(m.payload.template, own),
+        commandFormat: m.commandFormat,
+        map: m.map,
+      };
+    if (shape.modbus) point.modbus = shape.modbus;
+    points.push(point);
   }
   const resolved: ResolvedDevice = { room, name: device.name, profile, required: device.required, points };
   if (profile.kind === 'fire_alarm') resolved.covers = device.covers ?? 'site';
