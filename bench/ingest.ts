@@ -1,5 +1,5 @@
 /**
- * npm run bench:ingest [-- --rooms N --rounds K --repeat R --rss-rooms M --no-queued]
+ * npm run bench:ingest [-- --rooms N --rounds K --repeat R --rss-rooms M --no-queued --footprint-only]
  * (or BENCH_ROOMS, BENCH_ROUNDS, BENCH_REPEAT, BENCH_RSS_ROOMS, BENCH_QUEUED=0;
  * defaults 1000, 25, 2, 10000)
  *
@@ -11,7 +11,7 @@
  * function range check: the peer). The main figure is messages / (first publish →
  * last message processed); a second, "queued" one times a consumer that starts with
  * every message already waiting at the broker (see lib/measure.ts). Live: best of R.
- * Then roomctl's RSS with M rooms configured and subscribed.
+ * Then roomctl's RSS with M rooms configured and subscribed (--footprint-only: that alone).
  */
 import { ConsumerChild, type ConsumerReport } from './lib/child.ts';
 import { childConsumer, measure, nodeRedConsumer, type Mode, type Result, type RunSetup } from './lib/measure.ts';
@@ -19,6 +19,7 @@ import { startBenchBroker, type BenchBroker } from './lib/mosquitto.ts';
 import { BenchPublisher } from './lib/publisher.ts';
 import { generateMessages, TELEMETRY } from './lib/telemetry.ts';
 import { option } from './lib/options.ts';
+import { targetLine } from './lib/target.ts';
 
 
 const rooms = option('rooms', 'BENCH_ROOMS', 1000);
@@ -43,7 +44,28 @@ async function measureRss(broker: BenchBroker): Promise<Extract<ConsumerReport, 
   }
 }
 
+/** The footprint of a site of rssRooms rooms, against issue 14's targets (the figures beside them: 2026-11, 10,000 rooms). */
+async function footprint(broker: BenchBroker): Promise<void> {
+  const rss = await measureRss(broker);
+  console.log(
+    `  roomctl RSS with ${fmt(rssRooms)} rooms configured (${fmt(rss.points)} points, ${fmt(rss.devices)} MQTT devices subscribed): ${mb(rss.rssBytes)} once settled (heap used ${mb(rss.heapUsedBytes)}; ${mb(rss.baselineRssBytes)} before the site was built; peak ${mb(rss.peakRssBytes)} while loading the config; built and subscribed in ${(rss.setupMs / 1000).toFixed(1)} s)`,
+  );
+  const was = rssRooms === 10_000;
+  console.log(`  ${targetLine(`${fmt(rssRooms)} rooms built and subscribed`, rss.setupMs / 1000, '<=', 3, 's', { digits: 1, was: was ? 15.2 : undefined })}`);
+  console.log(`  ${targetLine(`${fmt(rssRooms)} rooms RSS settled`, rss.rssBytes / 1024 / 1024, '<=', 350, 'MB', { was: was ? 522 : undefined })}`);
+  console.log(`  ${targetLine(`${fmt(rssRooms)} rooms RSS peak while loading`, rss.peakRssBytes / 1024 / 1024, '<=', 600, 'MB', { was: was ? 963 : undefined })}`);
+}
+
 const broker = await startBenchBroker();
+if (process.argv.includes('--footprint-only')) {
+  try {
+    console.log(`bench:ingest --footprint-only — roomctl with ${fmt(rssRooms)} rooms, Mosquitto ${broker.url}`);
+    await footprint(broker);
+  } finally {
+    await broker.stop();
+  }
+  process.exit(0);
+}
 let publisher: BenchPublisher | undefined;
 try {
   console.log(`bench:ingest — ${fmt(rooms)} rooms × ${TELEMETRY.length} points × ${rounds} rounds = ${fmt(total)} messages, Mosquitto ${broker.url}`);
@@ -94,10 +116,7 @@ try {
   }
   console.log(`  targets (live): roomctl / bare ≥ 0.70: ${vsBare >= 0.7 ? 'met' : 'MISSED'} (${vsBare.toFixed(2)}); roomctl / Node-RED ≥ 3.00: ${vsRed >= 3 ? 'met' : 'MISSED'} (${vsRed.toFixed(2)})`);
 
-  const rss = await measureRss(broker);
-  console.log(
-    `  roomctl RSS with ${fmt(rssRooms)} rooms configured (${fmt(rss.points)} points, ${fmt(rss.devices)} MQTT devices subscribed): ${mb(rss.rssBytes)} once settled (heap used ${mb(rss.heapUsedBytes)}; ${mb(rss.baselineRssBytes)} before the site was built; peak ${mb(rss.peakRssBytes)} while loading the config; built and subscribed in ${(rss.setupMs / 1000).toFixed(1)} s)`,
-  );
+  await footprint(broker);
   console.log(`
 What was measured: one publisher writes the same ${fmt(total)} pre-encoded QoS 0 PUBLISH packets (one JSON
 reading each; every round changes every value) to one Mosquitto as fast as its socket takes them, once
