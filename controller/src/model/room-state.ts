@@ -28,7 +28,8 @@ interface Entry {
  * Changes of value or quality go out on the bus as `point` events.
  */
 export class RoomStateStore implements PointSink {
-  private points = new Map<string, Entry>();
+  /** Room → point id → entry: the ids are the site's own strings, shared by every room; no key string per point (bench:ingest footprint). */
+  private points = new Map<string, Map<string, Entry>>();
   /** The same entries by the site's point objects: the ingest path looks up by identity, without building a key string. */
   private byPoint = new Map<ResolvedPoint, Entry>();
   private byDevice = new Map<string, Entry[]>();
@@ -40,18 +41,22 @@ export class RoomStateStore implements PointSink {
     private bus: EventBus,
     private clock: Clock,
   ) {
-    for (const room of site.rooms)
+    for (const room of site.rooms) {
+      let inRoom = this.points.get(room.id);
+      if (!inRoom) this.points.set(room.id, (inRoom = new Map()));
       for (const device of room.devices) {
         const entries: Entry[] = [];
         for (const p of device.points) {
           const entry: Entry = { state: { id: p.id, room: room.id, device: device.name, value: null, ts: 0, quality: 'offline' }, staleAfterMs: p.def.stale_after_s * 1000 };
-          this.points.set(key(room.id, p.id), entry);
+          inRoom.set(p.id, entry);
           this.byPoint.set(p, entry);
           entries.push(entry);
         }
-        this.byDevice.set(key(room.id, device.name), entries);
-        this.health.set(key(room.id, device.name), { room: room.id, device: device.name, online: false, errors: 0, ts: 0 });
+        const k = key(room.id, device.name);
+        this.byDevice.set(k, entries);
+        this.health.set(k, { room: room.id, device: device.name, online: false, errors: 0, ts: 0 });
       }
+    }
   }
 
   start(sweepMs = 1000): void {
@@ -63,7 +68,7 @@ export class RoomStateStore implements PointSink {
   }
 
   get(room: string, point: string): PointState | undefined {
-    return this.points.get(key(room, point))?.state;
+    return this.points.get(room)?.get(point)?.state;
   }
 
   /** The value if its quality is good, else undefined: callers cannot mistake stale for good. */
@@ -87,7 +92,7 @@ export class RoomStateStore implements PointSink {
   }
 
   reading(point: ResolvedPoint, value: PointValue): void {
-    const entry = this.byPoint.get(point) ?? this.points.get(key(point.room, point.id));
+    const entry = this.byPoint.get(point) ?? this.points.get(point.room)?.get(point.id);
     if (!entry) return;
     const now = this.clock.now();
     const s = entry.state;
@@ -125,7 +130,7 @@ export class RoomStateStore implements PointSink {
     // for the rest of its staleness window: a rejected reading proves nothing (interlocks).
     const now = this.clock.now();
     for (const id of points) {
-      const e = this.points.get(key(room, id));
+      const e = this.points.get(room)?.get(id);
       if (e && e.state.quality === 'good') this.setQuality(e, 'stale', now);
     }
   }
@@ -133,7 +138,7 @@ export class RoomStateStore implements PointSink {
   /** Marks good points whose last reading is older than their window as stale. */
   sweep(): void {
     const now = this.clock.now();
-    for (const e of this.points.values()) if (e.state.quality === 'good' && now - e.state.ts > e.staleAfterMs) this.setQuality(e, 'stale', now);
+    for (const inRoom of this.points.values()) for (const e of inRoom.values()) if (e.state.quality === 'good' && now - e.state.ts > e.staleAfterMs) this.setQuality(e, 'stale', now);
   }
 
   private setQuality(e: Entry, quality: Quality, now: number): void {
