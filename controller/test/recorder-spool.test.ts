@@ -119,6 +119,39 @@ describe('the recorder spool', () => {
     }
   });
 
+  it('replays a spool of 1 KB lines followed by 100-byte ones completely and in order, though each read is sized for lines of the average length', async () => {
+    const spool = tempDir();
+    const bus = new EventBus();
+    const offline = new Recorder({ influx: influxConfig({}), site, bus, clock: systemClock, logger: capturingLogger().logger, spoolDir: spool.dir });
+    await offline.start();
+    const base = Date.now() - 600_000;
+    const long = (i: number) => `${'x'.repeat(1000)}${i}`;
+    for (let i = 0; i < 9000; i++) bus.emit('point', { room: '3F-301', point: 'display.input', device: 'display', value: i < 3000 ? long(i) : `v${i}`, ts: base + i, quality: 'good', previous });
+    await offline.stop();
+    const spooled = spoolLines(spool.dir).filter((l) => l.startsWith('raw telemetry,'));
+    expect(spooled).toHaveLength(9000);
+    // One batch's worth at the average length reaches about 2,500 of the long lines: the
+    // first reads come back with fewer lines than a batch, and nothing may be skipped.
+    const total = spooled.reduce((n, l) => n + l.length + 1, 0);
+    expect((total / 9000) * 5000 * 1.25).toBeLessThan(3000 * 1000);
+
+    const database = uniqueDatabase('uneven');
+    const replay = new Recorder({ influx: influxConfig({ url: influxd.url, database }), site, bus: new EventBus(), clock: systemClock, logger: capturingLogger().logger, spoolDir: spool.dir });
+    const db = reader(influxd.url, database);
+    await replay.start();
+    try {
+      await waitFor(() => replay.stats().mode === 'live' && replay.stats().spooled === 0, 60_000, 'the spool replayed');
+      const rows = await db.query(`SELECT "state" FROM "raw"."telemetry"`);
+      expect(rows.map((r) => r.state)).toEqual(Array.from({ length: 9000 }, (_, i) => (i < 3000 ? long(i) : `v${i}`)));
+      expect(spoolLines(spool.dir)).toEqual([]);
+      expect(replay.stats()).toMatchObject({ dropped: 0, rejected: 0 });
+    } finally {
+      await replay.stop();
+      db.close();
+      spool.remove();
+    }
+  });
+
   it('keeps everything in a bounded spool without influx.url, says so once, alerts near the bound and counts exactly what it drops', async () => {
     const spool = tempDir();
     const bus = new EventBus();

@@ -1,11 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { InfluxDB, escape } from 'influx';
-// node-influx's writePoints() only takes point objects and serialises them itself. The
-// recorder builds (and validates) its own line protocol, and the spool replays exactly
-// those lines, so raw batches go through the library's own HTTP pool — the same code
-// path writePoints() ends in — rather than through a second hand-written client.
-import { Pool, RequestError } from 'influx/lib/src/pool.js';
+import { RequestError } from 'influx/lib/src/pool.js';
 import { ExponentialBackoff } from 'influx/lib/src/backoff/exponential.js';
 import { ErrorCode, RoomctlError } from '../errors.ts';
 
@@ -51,23 +47,46 @@ export type WriteOutcome =
   /** Nothing (reliably) written; retry later. `schemaMissing`: the database has gone. */
   | { ok: false; reason: string; schemaMissing: boolean };
 
+/** An encoded batch: its body (pieces sent one after the other), its line count, and its lines on demand. */
+export interface BodyToWrite {
+  count: number;
+  body: readonly Buffer[];
+  lines(): readonly string[];
+}
+
 export type QueryRow = Record<string, unknown> & { time?: string };
 
+/** A write's HTTP answer: its status and, when it is not a success, InfluxDB's reason. */
+interface WriteAnswer {
+  status: number;
+  reason: string;
+}
+
+/**
+ * Queries, schema and ping go through node-influx. Writes do not: its writePoints()
+ * only takes point objects and serialises them itself, while the recorder builds (and
+ * validates) its own line protocol and the spool replays exactly those lines. So a
+ * batch is POSTed here as the bytes the recorder made, over the keep-alive agent both
+ * share — no copy of the body per request (node-influx's pool copied it to measure
+ * it), and a batch may arrive as several pieces, each encoded as it filled.
+ */
 export class InfluxConnection {
-  private readonly pool: Pool;
   private readonly client: InfluxDB;
   private readonly agent: http.Agent;
-  private readonly auth?: string;
+  private readonly request: typeof http.request;
+  private readonly url: URL;
+  private readonly headers: Record<string, string> = {};
+  private readonly writePaths = new Map<string, string>();
 
   constructor(private readonly target: InfluxTarget) {
-    const url = new URL(target.url);
+    const url = (this.url = new URL(target.url));
     const secure = url.protocol === 'https:';
     this.agent = secure ? new https.Agent({ keepAlive: true, maxSockets: 4 }) : new http.Agent({ keepAlive: true, maxSockets: 4 });
-    // No retries inside the pool: the recorder decides (spool, then replay); a short
-    // backoff so a restarted server is tried again within about a second.
+    this.request = secure ? https.request : http.request;
+    if (target.username !== undefined) this.headers.authorization = `Basic ${Buffer.from(`${target.username}:${target.password ?? ''}`).toString('base64')}`;
+    // No retries inside node-influx's pool: the recorder decides (spool, then replay);
+    // a short backoff so a restarted server is tried again within about a second.
     const poolOptions = { maxRetries: 0, requestTimeout: target.timeoutMs, backoff: new ExponentialBackoff({ initial: 100, max: 1000, random: 0.5 }) };
-    this.pool = new Pool(poolOptions);
-    this.pool.addHost(target.url, { agent: this.agent });
     const port = url.port ? Number(url.port) : secure ? 443 : 80;
     this.client = new InfluxDB({
       hosts: [{ host: url.hostname, port, protocol: secure ? 'https' : 'http', path: url.pathname === '/' ? '' : url.pathname, options: { agent: this.agent } }],
@@ -76,7 +95,6 @@ export class InfluxConnection {
       password: target.password,
       pool: poolOptions,
     });
-    if (target.username !== undefined) this.auth = `${target.username}:${target.password ?? ''}`;
   }
 
   get database(): string {
@@ -99,34 +117,40 @@ export class InfluxConnection {
     }
   }
 
+  /** Writes line-protocol lines (no trailing newline each) into one retention policy. */
+  writeLines(rp: string, lines: readonly string[]): Promise<WriteOutcome> {
+    return this.writeBody(rp, { count: lines.length, body: [Buffer.from(lines.join('\n'))], lines: () => lines });
+  }
+
   /**
-   * Writes line-protocol lines (no trailing newline each) into one retention policy.
-   * `body`: the lines already joined by newlines and UTF-8 encoded, when the caller has it.
+   * Writes a body the caller has already encoded (the recorder's batches): its pieces
+   * are sent one after the other, and its lines are asked for only when InfluxDB
+   * refused some of them (to name them, or to bisect the batch).
    */
-  async writeLines(rp: string, lines: readonly string[], body?: Buffer): Promise<WriteOutcome> {
-    if (lines.length === 0) return { ok: true, written: 0, rejected: [] };
-    let failure: unknown;
+  async writeBody(rp: string, batch: BodyToWrite): Promise<WriteOutcome> {
+    if (batch.count === 0) return { ok: true, written: 0, rejected: [] };
+    let answer: WriteAnswer;
     try {
-      // The pool passes the body to http.request's write(): a Buffer goes out as it is.
-      const payload = (body ?? Buffer.from(lines.join('\n'))) as unknown as string;
-      await this.pool.discard({ method: 'POST', path: '/write', query: { db: this.target.database, rp, precision: 'n' }, body: payload, auth: this.auth });
-      return { ok: true, written: lines.length, rejected: [] };
+      answer = await this.post(rp, batch.body);
     } catch (err) {
-      failure = err;
+      // No answer at all (refused, reset, timed out): nothing is known to be written.
+      return { ok: false, reason: errorText(err), schemaMissing: false };
     }
-    const status = failure instanceof RequestError ? failure.res.statusCode ?? 0 : 0;
-    const reason = errorText(failure);
+    const { status, reason } = answer;
+    if (status >= 200 && status < 300) return { ok: true, written: batch.count, rejected: [] };
     if (status === 400 || status === 422 || status === 413) {
+      const count = batch.count;
       if (/partial write/.test(reason)) {
         // influxd 1.x wrote every other line; count exactly what it refused.
         const unparsable = reason.split("unable to parse '").slice(1).map(splitParseError);
         const dropped = Number(/dropped=(\d+)/.exec(reason)?.[1] ?? 0);
-        const count = Math.min(lines.length, unparsable.length + dropped) || 1;
+        const refused = Math.min(count, unparsable.length + dropped) || 1;
         const rejected: LineRejection[] = unparsable.map((u) => ({ ...u, count: 1 }));
-        if (dropped > 0 || rejected.length === 0) rejected.push({ reason, count: count - unparsable.length });
-        return { ok: true, written: lines.length - count, rejected };
+        if (dropped > 0 || rejected.length === 0) rejected.push({ reason, count: refused - unparsable.length });
+        return { ok: true, written: count - refused, rejected };
       }
-      if (lines.length === 1) return { ok: true, written: 0, rejected: [{ line: lines[0], reason, count: 1 }] };
+      const lines = batch.lines();
+      if (count === 1) return { ok: true, written: 0, rejected: [{ line: lines[0], reason, count: 1 }] };
       // The whole batch was refused (2.x on one parse error, or a body too large): bisect,
       // so only the bad line is lost. Rewriting good lines is harmless: same series and
       // timestamp overwrite rather than duplicate.
@@ -138,6 +162,40 @@ export class InfluxConnection {
       return { ok: true, written: first.written + second.written, rejected: [...first.rejected, ...second.rejected] };
     }
     return { ok: false, reason, schemaMissing: status === 404 || /database not found/.test(reason) };
+  }
+
+  /** One POST /write; resolves with the status (and InfluxDB's reason when it refused), rejects when there was no answer. */
+  private post(rp: string, pieces: readonly Buffer[]): Promise<WriteAnswer> {
+    let path = this.writePaths.get(rp);
+    if (path === undefined) {
+      const base = this.url.pathname === '/' ? '' : this.url.pathname.replace(/\/$/, '');
+      const query = new URLSearchParams({ db: this.target.database, rp, precision: 'n' });
+      this.writePaths.set(rp, (path = `${base}/write?${query}`));
+    }
+    let length = 0;
+    for (const b of pieces) length += b.length;
+    return new Promise((resolve, reject) => {
+      const req = this.request(
+        { protocol: this.url.protocol, hostname: this.url.hostname, port: this.url.port, path, method: 'POST', agent: this.agent, headers: { ...this.headers, 'content-type': 'text/plain; charset=utf-8', 'content-length': length } },
+        (res) => {
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) {
+            res.resume();
+            res.on('end', () => resolve({ status, reason: '' }));
+            return;
+          }
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (text += chunk));
+          res.on('end', () => resolve({ status, reason: answerText(status, res.statusMessage, text) }));
+          res.on('error', reject);
+        },
+      );
+      req.setTimeout(this.target.timeoutMs, () => req.destroy(Object.assign(new Error(`InfluxDB did not answer within ${this.target.timeoutMs} ms`), { code: 'ETIMEDOUT' })));
+      req.on('error', reject);
+      for (const b of pieces) req.write(b);
+      req.end();
+    });
   }
 
   /** Runs InfluxQL; rows of every series flattened, each with its tags. */
@@ -190,6 +248,18 @@ export function influxString(value: string): string {
 /** An InfluxQL identifier in double quotes. */
 export function influxIdent(name: string): string {
   return escape.quoted(name);
+}
+
+/** A refused write's reason: InfluxDB's JSON `{"error":"…"}`, else the body or the status line. */
+function answerText(status: number, statusMessage: string | undefined, body: string): string {
+  try {
+    const parsed = JSON.parse(body) as { error?: string; message?: string };
+    const said = parsed.error ?? parsed.message;
+    if (typeof said === 'string') return said;
+  } catch {
+    /* not JSON */
+  }
+  return body.trim() || `HTTP ${status}${statusMessage ? ` ${statusMessage}` : ''}`;
 }
 
 function errorText(err: unknown): string {

@@ -84,7 +84,7 @@ export class LineEncoder {
     if (series.error) return { ok: false, reason: series.error };
     if (!Number.isFinite(ts) || ts < 0) return { ok: false, reason: `timestamp ${String(ts)} is not a time` };
     const ms = Math.floor(ts);
-    const ns = unique === false ? `${ms}000000` : uniqueNs(series, ms);
+    const ns = unique === false ? `${msText(ms)}000000` : uniqueNs(series, ms);
     return { ok: true, line: `${series.text} ${fields} ${ns}` };
   }
 
@@ -121,6 +121,18 @@ export class LineEncoder {
   }
 }
 
+/** The last millisecond written as text: points arrive in time order, many in the same millisecond. */
+let lastMs = -1;
+let lastMsText = '';
+
+function msText(ms: number): string {
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastMsText = String(ms);
+  }
+  return lastMsText;
+}
+
 function uniqueNs(s: Series, ms: number): string {
   let sub = 0;
   if (ms > s.ms) {
@@ -128,7 +140,7 @@ function uniqueNs(s: Series, ms: number): string {
     s.sub = 0;
   } else if (ms === s.ms && s.sub + 1 < SUB_LIMIT) sub = ++s.sub;
   else sub = s.back = (s.back + 1) % SUB_LIMIT; // out of order: rare; spread within the ms
-  return sub === 0 ? `${ms}000000` : `${ms}${String(sub).padStart(SUB_DIGITS, '0')}`;
+  return sub === 0 ? `${msText(ms)}000000` : `${msText(ms)}${String(sub).padStart(SUB_DIGITS, '0')}`;
 }
 
 function escapeKey(s: string, special: RegExp): string {

@@ -9,6 +9,7 @@ import { Rollup, type RollupSlot } from './rollup.ts';
 import { activityRow, phaseRow, alertRow, commandRow, deviceRow, meetingRow, readinessRow, RP, telemetryFields, telemetryRow, type RoutedRow } from './rows.ts';
 import { Spool } from './spool.ts';
 import { BatchWriter, type WriterTruth } from './writer.ts';
+import { Slices } from './slices.ts';
 
 /** What the recorder needs of the site: its id (and time zone, for dates in its log), and each device's kind (for energy figures). */
 export interface RecorderSite {
@@ -36,6 +37,8 @@ export interface RecorderStats extends WriterTruth {
 interface PointEntry {
   u: PointUpdate;
   lastWrite: number;
+  /** The latest tick whose flat-line check has seen this point (slices.ts). */
+  checkedAt: number;
   series: Series;
   slot: RollupSlot;
 }
@@ -69,6 +72,9 @@ export class Recorder {
   private lastDropLog = 0;
   private alerts = { near: false, full: false };
   private cfg!: InfluxConfig;
+  private slices = new Slices((err) => this.deps.logger.error({ err: (err as Error).message }, 'recorder: a flush tick failed; the next one tries again'));
+  /** Ticks whose flat-line samples are still being written in slices, oldest first. */
+  private sampling: number[] = [];
 
   constructor(private deps: RecorderDeps) {}
 
@@ -120,6 +126,7 @@ export class Recorder {
     this.unsubscribe = [];
     this.stopTick?.();
     this.stopTick = undefined;
+    this.slices.drain();
     this.rollup?.flush(this.deps.clock.now());
     await this.writer?.stop();
     this.spool?.close();
@@ -128,6 +135,7 @@ export class Recorder {
 
   /** Sends (or spools) everything queued now. */
   async flush(): Promise<void> {
+    this.slices.drain();
     await this.writer?.flush();
   }
 
@@ -148,27 +156,63 @@ export class Recorder {
 
   private tick(): void {
     const now = this.deps.clock.now();
-    const every = this.cfg.sample_every_s * 1000;
-    // Flat lines: a point unchanged for sample_every_s gets a sample so graphs still draw it.
-    for (const room of this.points.values())
-      for (const p of room.values()) {
-        if (p.u.quality !== 'good' || p.u.value === null || now - p.lastWrite < every) continue;
-        p.lastWrite = now;
-        this.writeTelemetry(p.series, p.u, true, now);
-      }
-    this.rollup!.tick(now);
+    // Counted from now, not from when its slice begins: a tick may wait behind another.
+    this.sampling.push(now);
+    this.slices.run(this.tickJob(now, this.rollup!.tick(now)));
+  }
+
+  /**
+   * One flush tick, as a job for slices.ts (it yields each step's cost): the flat-line
+   * samples, the 5-minute windows that ended, then the writer's flush. A point that
+   * changes while its tick is still being sliced is checked for that tick first
+   * (sampleBefore), so the rows are exactly those of a tick done in one go.
+   */
+  private *tickJob(now: number, closeWindows: Generator<number, void>): Generator<number, void> {
+    try {
+      for (const room of this.points.values())
+        for (const p of room.values()) {
+          if (p.checkedAt >= now) {
+            yield 1;
+            continue;
+          }
+          p.checkedAt = now;
+          yield this.sample(p, now) ? 20 : 1;
+        }
+    } finally {
+      this.sampling.shift();
+    }
+    yield* closeWindows;
     this.writer!.tick();
+  }
+
+  /** Flat lines: a point unchanged for sample_every_s gets a sample so graphs still draw it. */
+  private sample(p: PointEntry, now: number): boolean {
+    if (p.u.quality !== 'good' || p.u.value === null || now - p.lastWrite < this.cfg.sample_every_s * 1000) return false;
+    p.lastWrite = now;
+    this.writeTelemetry(p.series, p.u, true, now);
+    return true;
+  }
+
+  /** A point about to change while ticks are still being sliced: their check of it first. */
+  private sampleBefore(p: PointEntry): void {
+    for (const at of this.sampling)
+      if (p.checkedAt < at) {
+        p.checkedAt = at;
+        this.sample(p, at);
+      }
   }
 
   private onPoint(site: string, u: PointUpdate): void {
     let room = this.points.get(u.room);
     if (!room) this.points.set(u.room, (room = new Map()));
     let p = room.get(u.point);
+    if (p && this.sampling.length > 0) this.sampleBefore(p);
     if (!p || p.u.device !== u.device) {
       // The series (tags) is escaped and validated once per point, not per change.
       const series = this.encoder.seriesOf(telemetryRow(site, u, false));
       if (series.error) return this.reject('point', u, series.error);
-      room.set(u.point, (p = { u, lastWrite: u.ts, series, slot: this.rollup!.slot(u) }));
+      // Ticks still being sliced began before this point was known: not theirs to sample.
+      room.set(u.point, (p = { u, lastWrite: u.ts, checkedAt: this.sampling.at(-1) ?? 0, series, slot: this.rollup!.slot(u) }));
     }
     if (this.writeTelemetry(p.series, u, false, u.ts)) {
       p.u = u;
@@ -184,7 +228,7 @@ export class Recorder {
       this.reject(sample ? 'sample' : 'point', u, encoded.reason);
       return false;
     }
-    this.writer!.add({ rp: RP.raw, line: encoded.line });
+    this.writer!.add(RP.raw, encoded.line, ts);
     return true;
   }
 
@@ -206,7 +250,7 @@ export class Recorder {
   private write(row: RoutedRow, what: string, event?: unknown): void {
     const encoded = this.encoder.encode(row);
     if (!encoded.ok) return this.reject(what, event ?? row.tags, encoded.reason);
-    this.writer!.add({ rp: row.rp, line: encoded.line });
+    this.writer!.add(row.rp, encoded.line, row.ts);
   }
 
   /** A bad event is counted and logged with where and why — never its content (it may hold what P15 forbids). */

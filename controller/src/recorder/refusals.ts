@@ -50,10 +50,23 @@ export interface Refused {
 const DAY_MS = 86_400_000;
 const CONFLICT = /field type conflict: input field "([^"]*)" on measurement "([^"]*)" is type (\w+), already exists as type (\w+)/;
 
-/** Epoch ms of a line's timestamp (nanoseconds, the last field), or NaN. */
+/**
+ * Epoch ms of a line's timestamp (nanoseconds, the last field), or NaN. Runs on every
+ * line of every batch (split()), so it reads the digits in place: slicing the field
+ * and matching a regular expression took most of the recorder's CPU in bench:influx.
+ */
 export function lineTimeMs(line: string): number {
-  const ns = line.slice(line.lastIndexOf(' ') + 1);
-  return /^\d{7,}$/.test(ns) ? Number(ns.slice(0, -6)) : Number.NaN;
+  const start = line.lastIndexOf(' ') + 1;
+  const end = line.length;
+  if (end - start < 7) return Number.NaN;
+  let ms = 0;
+  for (let i = start; i < end; i++) {
+    const d = line.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return Number.NaN;
+    // The last six digits are the nanoseconds within the millisecond.
+    if (i < end - 6) ms = ms * 10 + d;
+  }
+  return ms;
 }
 
 export class Refusals {
@@ -69,6 +82,12 @@ export class Refusals {
     private timezone = 'UTC',
   ) {
     this.days = new Map(retention.map((r) => [r.name, r.days]));
+  }
+
+  /** Whether a line as old as `oldest` (epoch ms) may be older than the retention policy `rp`. */
+  mayBeTooOld(rp: string, oldest: number, now = Date.now()): boolean {
+    const days = this.days.get(rp);
+    return days !== undefined && days > 0 && oldest < now - days * DAY_MS;
   }
 
   /** Lines of one retention policy: [inside it, older than it] by InfluxDB's (real) clock. */

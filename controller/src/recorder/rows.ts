@@ -47,16 +47,20 @@ export function telemetryRow(site: string, u: PointUpdate, sample: boolean, ts =
   return { rp: RP.raw, measurement: Measurement.telemetry, tags: { site, room: tag(u.room), device: tag(u.device), point: tag(u.point) }, required: ['room', 'device', 'point'], fields, ts };
 }
 
-const QUALITY: Record<string, string> = { good: 'quality="good"', stale: 'quality="stale"', offline: 'quality="offline"' };
+/** The leading fields of a telemetry line, [change, sample], per quality: made once, not per point. */
+const GOOD = ['quality="good",sample=false', 'quality="good",sample=true'] as const;
+const STALE = ['quality="stale",sample=false', 'quality="stale",sample=true'] as const;
+const OFFLINE = ['quality="offline",sample=false', 'quality="offline",sample=true'] as const;
+const qualityHead = (q: unknown) => (q === 'good' ? GOOD : q === 'stale' ? STALE : q === 'offline' ? OFFLINE : undefined);
 
 /**
  * The fields of a telemetry row as line protocol, exactly as telemetryRow() + the
  * encoder would write them: the recorder's hot path (most points are telemetry).
  */
 export function telemetryFields(u: PointUpdate, sample: boolean): string | { reason: string } {
-  const q = QUALITY[u.quality as string];
+  const q = qualityHead(u.quality);
   if (q === undefined) return { reason: `quality ${String(u.quality)} is not good/stale/offline` };
-  const head = sample ? `${q},sample=true` : `${q},sample=false`;
+  const head = q[sample ? 1 : 0];
   const v = u.value;
   if (typeof v === 'number') return Number.isFinite(v) ? `${head},value=${Object.is(v, -0) ? 0 : v}` : { reason: `field value is ${v}, not a finite number` };
   if (typeof v === 'boolean') return `${head},value=${v ? 1 : 0}`;

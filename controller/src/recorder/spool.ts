@@ -1,4 +1,5 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, statSync, ftruncateSync, unlinkSync, writeSync } from 'node:fs';
+import { close, closeSync, fsync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, statSync, ftruncateSync, unlinkSync, writeSync } from 'node:fs';
+import { open as openAsync } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
@@ -11,15 +12,25 @@ import { join } from 'node:path';
  * Durability: appends are plain write(2) calls, so a killed process loses nothing
  * it appended; fsync runs at most `fsyncMs` after the first unsynced append (a
  * power cut loses at most that).
+ *
+ * The event loop: an append is one write(2) into the page cache, of at most the lines
+ * the writer hands it at once. What may wait on the disk — fsync (tens of ms on a busy
+ * disk), reading a segment back — runs on libuv's thread pool, off the event loop. A
+ * replayed segment is deleted at once (unlink), so the files always match `lines`;
+ * open() at start and close() at stop are synchronous.
  */
-export interface SpoolEntry {
+/** Lines of one retention policy, in order. */
+export interface LineGroup {
   rp: string;
-  line: string;
+  lines: string[];
 }
 
 export interface SpoolChunk {
-  entries: SpoolEntry[];
-  /** Marks these entries written: they will not be read again. */
+  /** The lines read, grouped by retention policy (order kept within each). */
+  groups: LineGroup[];
+  /** Lines in `groups`. */
+  count: number;
+  /** Marks these lines written: they will not be read again. */
   commit(): void;
 }
 
@@ -30,8 +41,20 @@ interface Segment {
   lines: number;
 }
 
+/** The segment being appended to: fsync and close may overlap on the thread pool. */
+interface OpenFile {
+  fd: number;
+  dirty: boolean;
+  syncing: boolean;
+  /** No more appends: close once the last fsync is done. */
+  retired: boolean;
+  closed: boolean;
+}
+
 const SEGMENT_BYTES = 8 * 1024 * 1024;
 const READ_BYTES = 4 * 1024 * 1024;
+/** The least read for a chunk: a segment's average line length guesses the rest. */
+const MIN_READ_BYTES = 64 * 1024;
 const NAME = /^spool-(\d{10})\.lp$/;
 
 export class Spool {
@@ -39,9 +62,10 @@ export class Spool {
   /** Bytes of the head segment already replayed. */
   private headOffset = 0;
   private headLinesDone = 0;
-  private fd?: number;
-  private dirty = false;
+  private file?: OpenFile;
   private fsyncTimer?: NodeJS.Timeout;
+  /** Highest segment number used: a new segment never takes the name of one an earlier run left. */
+  private lastN = 0;
 
   constructor(
     readonly dir: string,
@@ -65,8 +89,10 @@ export class Spool {
         closeSync(fd);
         torn++;
       }
+      const n = Number(NAME.exec(name)![1]);
+      this.lastN = Math.max(this.lastN, n);
       if (size - tail === 0) unlinkSync(path);
-      else this.segments.push({ n: Number(NAME.exec(name)![1]), path, size: size - tail, lines });
+      else this.segments.push({ n, path, size: size - tail, lines });
     }
     return { lines: this.lines, bytes: this.bytes, torn };
   }
@@ -92,65 +118,126 @@ export class Spool {
    * Appends in order. What would take the spool past its bound is not written and
    * is counted in `dropped`; so is anything the disk refuses.
    */
-  append(entries: readonly SpoolEntry[]): { appended: number; dropped: number; error?: string } {
-    let room = this.maxBytes - this.bytes;
+  append(groups: readonly LineGroup[]): { appended: number; dropped: number; error?: string } {
+    let total = 0;
     let text = '';
-    let appended = 0;
-    for (const e of entries) {
-      const line = `${e.rp} ${e.line}\n`;
-      const size = Buffer.byteLength(line);
-      if (size > room) break;
-      room -= size;
-      text += line;
-      appended++;
+    for (const g of groups) {
+      total += g.lines.length;
+      for (const line of g.lines) text += `${g.rp} ${line}\n`;
     }
-    if (appended === 0) return { appended: 0, dropped: entries.length };
+    if (total === 0) return { appended: 0, dropped: 0 };
+    let room = this.maxBytes - this.bytes;
+    let appended = total;
+    if (Buffer.byteLength(text) > room) {
+      // Past the bound: keep the oldest lines that fit, in order, and count the rest.
+      text = '';
+      appended = 0;
+      fill: for (const g of groups)
+        for (const l of g.lines) {
+          const line = `${g.rp} ${l}\n`;
+          const size = Buffer.byteLength(line);
+          if (size > room) break fill;
+          room -= size;
+          text += line;
+          appended++;
+        }
+      if (appended === 0) return { appended: 0, dropped: total };
+    }
     try {
       const seg = this.writable();
       const buf = Buffer.from(text);
-      for (let off = 0; off < buf.length; ) off += writeSync(this.fd!, buf, off, buf.length - off);
+      for (let off = 0; off < buf.length; ) off += writeSync(this.file!.fd, buf, off, buf.length - off);
       seg.size += buf.length;
       seg.lines += appended;
       this.scheduleFsync();
     } catch (err) {
-      return { appended: 0, dropped: entries.length, error: (err as Error).message };
+      return { appended: 0, dropped: total, error: (err as Error).message };
     }
-    return { appended, dropped: entries.length - appended };
+    return { appended, dropped: total - appended };
   }
 
-  /** Up to `max` of the oldest entries, or undefined when the spool is empty. */
-  read(max: number): SpoolChunk | undefined {
-    const head = this.segments[0];
-    if (!head) return undefined;
-    const length = Math.min(READ_BYTES, head.size - this.headOffset);
-    if (length <= 0) {
-      this.dropHead();
-      return this.read(max);
+  /** Up to `max` of the oldest lines, or undefined when the spool is empty. Reads on the thread pool. */
+  async read(max: number): Promise<SpoolChunk | undefined> {
+    for (;;) {
+      const head = this.segments[0];
+      if (!head) return undefined;
+      const left = head.size - this.headOffset;
+      if (left <= 0) {
+        this.dropHead();
+        continue;
+      }
+      // Enough for `max` lines of this segment's average length, with a margin: a chunk
+      // is one batch, not the next 4 MB.
+      const average = head.lines > 0 ? head.size / head.lines : 256;
+      let length = Math.min(left, READ_BYTES, Math.max(MIN_READ_BYTES, Math.ceil(average * max * 1.25)));
+      let chunk = await this.readAt(head, length, max);
+      if (!chunk && length < Math.min(left, READ_BYTES)) chunk = await this.readAt(head, (length = Math.min(left, READ_BYTES)), max);
+      if (!chunk) throw new Error(`spool segment ${head.path} holds a line longer than ${READ_BYTES} bytes`);
+      return chunk;
     }
-    const buf = Buffer.alloc(length);
-    const fd = openSync(head.path, 'r');
+  }
+
+  /** fsync now (graceful stop) and release the file. */
+  close(): void {
+    if (this.fsyncTimer) clearTimeout(this.fsyncTimer);
+    this.fsyncTimer = undefined;
+    const f = this.file;
+    this.file = undefined;
+    if (!f) return;
+    // Also when an fsync is still under way: its result is not known yet.
+    if (f.dirty || f.syncing) {
+      try {
+        fsyncSync(f.fd);
+      } catch {
+        /* nothing left to report it to */
+      }
+    }
+    f.dirty = false;
+    f.closed = true;
+    closeSync(f.fd);
+  }
+
+  /** The complete lines in `length` bytes of the head from where replay stands, or undefined when there is none. */
+  private async readAt(head: Segment, length: number, max: number): Promise<SpoolChunk | undefined> {
+    const offset = this.headOffset;
+    const buf = Buffer.allocUnsafe(length);
+    const handle = await openAsync(head.path, 'r');
+    let got = 0;
     try {
-      readSync(fd, buf, 0, length, this.headOffset);
+      while (got < length) {
+        const { bytesRead } = await handle.read(buf, got, length - got, offset + got);
+        if (bytesRead <= 0) break;
+        got += bytesRead;
+      }
     } finally {
-      closeSync(fd);
+      await handle.close();
     }
-    const entries: SpoolEntry[] = [];
+    const groups: LineGroup[] = [];
+    let group: LineGroup | undefined;
+    let count = 0;
     let pos = 0;
-    while (entries.length < max) {
+    while (count < max) {
       const nl = buf.indexOf(10, pos);
-      if (nl < 0) break;
+      if (nl < 0 || nl >= got) break;
       const text = buf.toString('utf8', pos, nl);
       pos = nl + 1;
       const space = text.indexOf(' ');
-      entries.push(space > 0 ? { rp: text.slice(0, space), line: text.slice(space + 1) } : { rp: '', line: text });
+      const rp = space > 0 ? text.slice(0, space) : '';
+      const line = space > 0 ? text.slice(space + 1) : text;
+      if (!group || group.rp !== rp) {
+        group = groups.find((g) => g.rp === rp);
+        if (!group) groups.push((group = { rp, lines: [] }));
+      }
+      group.lines.push(line);
+      count++;
     }
-    if (pos === 0) throw new Error(`spool segment ${head.path} holds a line longer than ${READ_BYTES} bytes`);
+    if (pos === 0) return undefined;
     const consumed = pos;
-    const count = entries.length;
     return {
-      entries,
+      groups,
+      count,
       commit: () => {
-        if (this.segments[0] !== head) return;
+        if (this.segments[0] !== head || this.headOffset !== offset) return;
         this.headOffset += consumed;
         this.headLinesDone += count;
         if (this.headOffset >= head.size) this.dropHead();
@@ -158,26 +245,14 @@ export class Spool {
     };
   }
 
-  /** fsync now (graceful stop) and release the file. */
-  close(): void {
-    if (this.fsyncTimer) clearTimeout(this.fsyncTimer);
-    this.fsyncTimer = undefined;
-    this.syncNow();
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
-  }
-
   private writable(): Segment {
     const last = this.segments.at(-1);
     // A new process never appends to a segment an earlier run left (it may be mid-replay).
-    if (last && this.fd !== undefined && last.size < SEGMENT_BYTES) return last;
-    if (this.fd !== undefined) {
-      this.syncNow();
-      closeSync(this.fd);
-    }
-    const n = (last?.n ?? 0) + 1;
+    if (last && this.file && last.size < SEGMENT_BYTES) return last;
+    if (this.file) this.retire(this.file);
+    const n = ++this.lastN;
     const seg: Segment = { n, path: join(this.dir, `spool-${String(n).padStart(10, '0')}.lp`), size: 0, lines: 0 };
-    this.fd = openSync(seg.path, 'a');
+    this.file = { fd: openSync(seg.path, 'a'), dirty: false, syncing: false, retired: false, closed: false };
     this.segments.push(seg);
     return seg;
   }
@@ -187,12 +262,13 @@ export class Spool {
     this.headOffset = 0;
     this.headLinesDone = 0;
     if (!head) return;
-    if (this.segments.length === 0 && this.fd !== undefined) {
+    if (this.segments.length === 0 && this.file) {
+      // Every line of it is written: nothing to sync, it is about to go.
       if (this.fsyncTimer) clearTimeout(this.fsyncTimer);
       this.fsyncTimer = undefined;
-      this.dirty = false;
-      closeSync(this.fd);
-      this.fd = undefined;
+      this.file.dirty = false;
+      this.retire(this.file);
+      this.file = undefined;
     }
     try {
       unlinkSync(head.path);
@@ -202,24 +278,43 @@ export class Spool {
   }
 
   private scheduleFsync(): void {
-    this.dirty = true;
+    this.file!.dirty = true;
     if (this.fsyncTimer) return;
     this.fsyncTimer = setTimeout(() => {
       this.fsyncTimer = undefined;
-      this.syncNow();
+      if (this.file) this.sync(this.file);
     }, this.fsyncMs);
     this.fsyncTimer.unref();
   }
 
-  private syncNow(): void {
-    if (!this.dirty || this.fd === undefined) return;
-    this.dirty = false;
-    try {
-      fsyncSync(this.fd);
-    } catch {
-      /* reported by the next append */
+  /** fsync on the thread pool; one at a time per file, and a retired file is closed after its last. */
+  private sync(f: OpenFile): void {
+    if (f.syncing || f.closed) return;
+    if (!f.dirty) {
+      if (f.retired) closeFile(f);
+      return;
     }
+    f.dirty = false;
+    f.syncing = true;
+    fsync(f.fd, () => {
+      // An error is reported by the next append (write(2) fails the same way).
+      f.syncing = false;
+      if (f.dirty && !f.retired) this.scheduleFsync();
+      else if (f.retired) this.sync(f);
+    });
   }
+
+  /** No more appends to this file: sync what is unsynced, then close it (both off the event loop). */
+  private retire(f: OpenFile): void {
+    f.retired = true;
+    this.sync(f);
+  }
+}
+
+function closeFile(f: OpenFile): void {
+  if (f.closed) return;
+  f.closed = true;
+  close(f.fd, () => {});
 }
 
 /** Size, complete lines, and the bytes after the last newline (a torn final append). */

@@ -1,8 +1,9 @@
 import { ErrorCode, isRoomctlError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { InfluxConnection, RetentionSpec } from '../adapters/influx.ts';
-import type { Spool, SpoolEntry } from './spool.ts';
+import type { LineGroup, Spool } from './spool.ts';
 import { Refusals, type DropCause, type Refused, type RefusalStats } from './refusals.ts';
+import { BatchBuilder, groupOf, linesOf, PIECE_LINES, type Batch, type BatchGroup } from './batch.ts';
 
 /**
  * Batches encoded lines to InfluxDB and never loses one it accepted:
@@ -18,6 +19,7 @@ import { Refusals, type DropCause, type Refused, type RefusalStats } from './ref
  * retried: the adapter reports exactly which and how many; refusals.ts counts them by
  * cause and logs each cause once. Lines older than their retention policy go in a
  * request of their own, so influxd (which names one cause per request) counts them.
+ * How the queue is kept (encoded a piece at a time as it fills): batch.ts.
  */
 export type WriterMode = 'live' | 'spooling' | 'spool-only';
 
@@ -50,16 +52,10 @@ export interface WriterOptions {
   onSpoolChange?: (dropped: number) => void;
 }
 
-interface Batch {
-  entries: SpoolEntry[];
-  groups: { rp: string; lines: string[]; body: Buffer }[];
-  /** Spool lines with no known retention policy: never sent, dropped. */
-  damaged: number;
-}
-
 interface Sent {
-  /** Entries not written, to retry. */
-  failed: SpoolEntry[];
+  /** Lines not written, to retry. */
+  failed: BatchGroup[];
+  failedCount: number;
   written: number;
   refused: Refused[];
 }
@@ -68,7 +64,7 @@ const RETRY_MIN_MS = 200;
 const RETRY_MAX_MS = 5000;
 
 export class BatchWriter {
-  private queue: SpoolEntry[] = [];
+  private queue: BatchBuilder;
   /** Full batches already serialised, waiting for the request in flight. */
   private sealed: Batch[] = [];
   private inFlight = 0;
@@ -90,12 +86,13 @@ export class BatchWriter {
     this.mode = !o.conn ? 'spool-only' : o.spool.lines > 0 ? 'spooling' : 'live';
     this.validRp = new Set(o.retention.map((r) => r.name));
     this.refusals = new Refusals(o.logger, o.retention, o.timezone);
+    this.queue = new BatchBuilder(this.refusals);
   }
 
   stats(): WriterStats {
     let sealed = 0;
-    for (const b of this.sealed) sealed += b.entries.length;
-    return { mode: this.mode, queued: this.queue.length + sealed + this.inFlight, ...this.counts, spooled: this.o.spool.lines, spoolBytes: this.o.spool.bytes };
+    for (const b of this.sealed) sealed += b.count;
+    return { mode: this.mode, queued: this.queue.queued + sealed + this.inFlight, ...this.counts, spooled: this.o.spool.lines, spoolBytes: this.o.spool.bytes };
   }
 
   /** stats() with what was refused and dropped, by cause (for /healthz and /metrics). */
@@ -132,16 +129,20 @@ export class BatchWriter {
     return this.schemaReady;
   }
 
-  add(entry: SpoolEntry): void {
-    this.queue.push(entry);
-    if (this.queue.length >= this.o.batchSize) {
-      if (this.mode !== 'live') this.spoolQueue();
-      else {
-        // Serialise the full batch now, while the previous request is still in flight,
-        // so the next request goes out the moment that one is answered.
-        this.sealed.push(this.group(this.queue.splice(0, this.o.batchSize)));
-        void this.pump();
-      }
+  /** Queues one line of retention policy `rp`; `ms`: its timestamp (epoch ms). */
+  add(rp: string, line: string, ms: number): void {
+    const p = this.queue.add(rp, line, ms);
+    if (this.mode !== 'live') {
+      // Straight on to the spool, a piece at a time.
+      if (p.lines.length >= PIECE_LINES || this.queue.queued >= this.o.batchSize) this.spoolQueue();
+      return;
+    }
+    if (p.lines.length >= PIECE_LINES) this.queue.encode(p);
+    if (this.queue.queued >= this.o.batchSize) {
+      // Seal the full batch now, while the previous request is still in flight,
+      // so the next request goes out the moment that one is answered.
+      this.sealed.push(this.queue.seal());
+      void this.pump();
     }
   }
 
@@ -159,7 +160,7 @@ export class BatchWriter {
       this.flushDue = true;
       if (this.mode !== 'live') this.spoolQueue();
       await this.pump();
-      if ((this.queue.length === 0 && this.sealed.length === 0) || this.mode !== 'live') break;
+      if ((this.queue.queued === 0 && this.sealed.length === 0) || this.mode !== 'live') break;
     }
     if (this.mode !== 'live') this.spoolQueue();
   }
@@ -195,17 +196,18 @@ export class BatchWriter {
       if (this.mode === 'spooling') {
         if (this.stopped || Date.now() < this.retryAt) return;
         if (!(await this.prepare())) return this.retryLater();
-        const chunk = this.o.spool.read(this.o.batchSize);
+        const chunk = await this.o.spool.read(this.o.batchSize);
+        if (this.stopped && !chunk) return;
         if (!chunk) {
           this.mode = 'live';
           this.o.logger.info('recorder: spool replayed; writing to InfluxDB directly again');
           this.o.onSpoolChange?.(0);
           continue;
         }
-        const batch = this.group(chunk.entries);
+        const batch = this.batchOf(chunk.groups, chunk.count);
         const sent = await this.send(batch);
         // Not committed: the whole chunk is sent again, so its refusals are counted then, once.
-        if (sent.failed.length > 0) return this.retryLater();
+        if (sent.failedCount > 0) return this.retryLater();
         this.settle(batch, sent);
         chunk.commit();
         this.retryMs = RETRY_MIN_MS;
@@ -213,66 +215,67 @@ export class BatchWriter {
         continue;
       }
       let batch = this.sealed.shift();
-      if (!batch && (this.queue.length >= this.o.batchSize || (this.flushDue && this.queue.length > 0))) batch = this.group(this.queue.splice(0, this.o.batchSize));
+      if (!batch && this.queue.queued > 0 && (this.flushDue || this.queue.queued >= this.o.batchSize)) batch = this.queue.seal();
       if (!batch) return;
-      if (this.queue.length === 0 && this.sealed.length === 0) this.flushDue = false;
-      this.inFlight = batch.entries.length;
-      const sent: Sent = this.schemaReady || (await this.prepare()) ? await this.send(batch) : { failed: batch.entries, written: 0, refused: [] };
+      if (this.queue.queued === 0 && this.sealed.length === 0) this.flushDue = false;
+      this.inFlight = batch.count;
+      const sent: Sent = this.schemaReady || (await this.prepare()) ? await this.send(batch) : this.unsent(batch);
       this.inFlight = 0;
       // What was written or refused stays so; only `failed` goes to the spool.
       this.settle(batch, sent);
-      const failed = sent.failed;
-      if (failed.length > 0) {
+      if (sent.failedCount > 0) {
         // From here the spool is the ordered log: the failed batch first, then what queued meanwhile.
         this.mode = 'spooling';
-        this.appendToSpool(failed);
+        this.appendToSpool(sent.failed);
         this.spoolQueue();
-        this.o.logger.warn({ points: failed.length }, 'recorder: InfluxDB unavailable; spooling to disk until it returns');
+        this.o.logger.warn({ points: sent.failedCount }, 'recorder: InfluxDB unavailable; spooling to disk until it returns');
         return this.retryLater();
       }
     }
   }
 
-  /**
-   * Entries grouped by retention policy (order kept within each), each group serialised
-   * once; the lines older than their policy in a group of their own (see refusals.ts).
-   */
-  private group(entries: SpoolEntry[]): Batch {
-    const byRp = new Map<string, string[]>();
+  /** A chunk of the spool as a batch; lines of a retention policy roomctl does not know are dropped (counted once the chunk is done). */
+  private batchOf(chunk: LineGroup[], count: number): Batch {
+    const groups: BatchGroup[] = [];
     let damaged = 0;
-    for (const e of entries) {
-      if (!this.validRp.has(e.rp)) {
-        // Not InfluxDB's refusal: a spool line roomctl cannot route (dropped once its chunk is done).
-        if (damaged++ === 0) this.o.logger.error({ rp: e.rp.slice(0, 64), line: e.line.slice(0, 300) }, 'recorder: dropped a spool line with an unknown retention policy (a damaged spool file?)');
+    const now = Date.now();
+    for (const { rp, lines } of chunk) {
+      if (!this.validRp.has(rp)) {
+        // Not InfluxDB's refusal: a spool line roomctl cannot route.
+        if (damaged === 0) this.o.logger.error({ rp: rp.slice(0, 64), line: lines[0]!.slice(0, 300) }, 'recorder: dropped a spool line with an unknown retention policy (a damaged spool file?)');
+        damaged += lines.length;
         continue;
       }
-      let lines = byRp.get(e.rp);
-      if (!lines) byRp.set(e.rp, (lines = []));
-      lines.push(e.line);
+      for (const part of this.refusals.split(rp, lines, now)) if (part.length > 0) groups.push(groupOf(rp, part));
     }
-    const groups: Batch['groups'] = [];
-    for (const [rp, all] of byRp)
-      for (const lines of this.refusals.split(rp, all)) if (lines.length > 0) groups.push({ rp, lines, body: Buffer.from(lines.join('\n')) });
-    return { entries, groups, damaged };
+    return { groups, count, damaged };
   }
 
-  /** Sends a batch: what was written, what InfluxDB refused, and the entries to retry. */
+  private unsent(batch: Batch): Sent {
+    let failedCount = 0;
+    for (const g of batch.groups) failedCount += g.count;
+    return { failed: batch.groups, failedCount, written: 0, refused: [] };
+  }
+
+  /** Sends a batch: what was written, what InfluxDB refused, and the lines to retry. */
   private async send(batch: Batch): Promise<Sent> {
-    const sent: Sent = { failed: [], written: 0, refused: [] };
-    for (const { rp, lines, body } of batch.groups) {
-      if (sent.failed.length > 0) {
-        for (const line of lines) sent.failed.push({ rp, line });
+    const sent: Sent = { failed: [], failedCount: 0, written: 0, refused: [] };
+    for (const group of batch.groups) {
+      if (sent.failedCount > 0) {
+        sent.failed.push(group);
+        sent.failedCount += group.count;
         continue;
       }
-      const outcome = await this.o.conn!.writeLines(rp, lines, body);
+      const outcome = await this.o.conn!.writeBody(group.rp, { count: group.count, body: group.body, lines: () => linesOf(group) });
       if (!outcome.ok) {
         if (outcome.schemaMissing) this.schemaReady = false;
         this.o.logger.debug({ reason: outcome.reason }, 'recorder: write failed');
-        for (const line of lines) sent.failed.push({ rp, line });
+        sent.failed.push(group);
+        sent.failedCount += group.count;
         continue;
       }
       sent.written += outcome.written;
-      for (const rejection of outcome.rejected) sent.refused.push({ rp, rejection, lines });
+      for (const rejection of outcome.rejected) sent.refused.push({ rp: group.rp, rejection, lines: linesOf(group) });
     }
     return sent;
   }
@@ -281,18 +284,19 @@ export class BatchWriter {
   private settle(batch: Batch, sent: Sent): void {
     this.counts.written += sent.written;
     for (const r of sent.refused) this.counts.rejected += r.rejection.count;
-    this.refusals.batch(sent.refused, { lines: batch.entries.length - sent.failed.length - batch.damaged, written: sent.written });
+    this.refusals.batch(sent.refused, { lines: batch.count - sent.failedCount - batch.damaged, written: sent.written });
     if (batch.damaged) this.countDropped(batch.damaged, 'damaged_spool_line');
   }
 
   private spoolQueue(): void {
-    for (const batch of this.sealed.splice(0)) this.appendToSpool(batch.entries);
-    if (this.queue.length > 0) this.appendToSpool(this.queue.splice(0));
+    for (const batch of this.sealed.splice(0)) this.appendToSpool(batch.groups);
+    if (this.queue.queued > 0) this.appendToSpool(this.queue.take());
     this.flushDue = false;
   }
 
-  private appendToSpool(entries: SpoolEntry[]): void {
-    const r = this.o.spool.append(entries);
+  /** Appends lines to the spool (a batch's groups are read back from their bodies). */
+  private appendToSpool(groups: readonly (BatchGroup | LineGroup)[]): void {
+    const r = this.o.spool.append(groups.map((g) => ('body' in g ? { rp: g.rp, lines: linesOf(g) } : g)));
     if (r.dropped > 0) {
       this.countDropped(r.dropped, r.error ? 'spool_write_failed' : 'spool_full');
       if (r.error) this.o.logger.error({ err: r.error, points: r.dropped }, 'recorder: the spool could not be written; points dropped');
