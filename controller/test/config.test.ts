@@ -85,6 +85,24 @@ describe('site configuration', () => {
     expect(missing.errors).toEqual(['mqtt.password: environment variable MQTT_PASSWORD is not set (line 3)']);
   });
 
+  it('names each missing variable at its own path, however deep, and keeps $${ as a literal ${', () => {
+    const text = minimal(`
+  - id: R1
+    name: "Room $\${literal} \${ROOM_NAME}"
+    capacity: 8
+    devices:
+      - { name: lights, profile: lighting-mqtt, mqtt: { base: "site/\${FLOOR}/lights" } }`);
+    const load = loadConfigText(text, { env: {} });
+    expect(load.errors).toEqual([
+      'rooms[0].name: environment variable ROOM_NAME is not set (line 7)',
+      'rooms[0].devices[0].mqtt.base: environment variable FLOOR is not set (line 10)',
+    ]);
+    const ok = loadConfigText(text, { env: { ROOM_NAME: 'East', FLOOR: '3F' } });
+    expect(ok.errors).toEqual([]);
+    expect(ok.site!.rooms[0]!.name).toBe('Room ${literal} East');
+    expect(ok.site!.rooms[0]!.devices[0]!.mqtt!.base).toBe('site/3F/lights');
+  });
+
   it('gives a YAML syntax error with its line and column', () => {
     const { errors, site } = loadConfigText('site: { id: t\nrooms: [');
     expect(site).toBeUndefined();

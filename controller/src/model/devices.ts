@@ -149,6 +149,14 @@ function shapesOf(profile: DeviceProfile, name: string, channels: Record<string,
   return shapes;
 }
 
+const availabilityPaths = new WeakMap<DeviceProfile, string[]>();
+/** The JSON path of a profile's availability topic, one array for all its devices. */
+function availabilityPath(profile: DeviceProfile): string[] {
+  let path = availabilityPaths.get(profile);
+  if (!path) availabilityPaths.set(profile, (path = profile.availability?.path ? profile.availability.path.split('.') : []));
+  return path;
+}
+
 export function resolveDevice(room: string, device: DeviceConfig, profile: DeviceProfile, gateways: GatewayConfig[]): ResolvedDevice {
   const base = device.mqtt?.base ?? '';
   const own = { base, device: device.name, room };
@@ -180,7 +188,7 @@ export function resolveDevice(room: string, device: DeviceConfig, profile: Devic
   if (profile.kind === 'fire_alarm') resolved.covers = device.covers ?? 'site';
   if (device.mqtt && profile.availability) {
     const a = profile.availability;
-    resolved.mqtt = { base, availability: { topic: fill(a.topic, { base }), path: a.path ? a.path.split('.') : [], online: a.online, offline: a.offline } };
+    resolved.mqtt = { base, availability: { topic: fill(a.topic, { base }), path: availabilityPath(profile), online: a.online, offline: a.offline } };
   } else if (device.mqtt) resolved.mqtt = { base };
   if (device.modbus) {
     const m = device.modbus;
