@@ -126,7 +126,8 @@ export function loadConfigText(text: string, options: LoadOptions = {}): ConfigL
   // Top-level keys starting with `x-` only hold YAML anchors for reuse (the docker
   // compose convention); they are not configuration and are dropped before validation.
   if (js && typeof js === 'object' && !Array.isArray(js)) for (const k of Object.keys(js)) if (k.startsWith('x-')) delete (js as Record<string, unknown>)[k];
-  const raw = substituteEnv(js, env, envProblems);
+  // Without a "${" anywhere there is nothing to substitute, and no copy of the whole tree to make.
+  const raw = text.includes('${') ? substituteEnv(js, env, envProblems) : js;
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return unusable(['(top level): expected a mapping with site, rooms, …']);
 
   const shell = configSchema.safeParse(raw, { reportInput: true });

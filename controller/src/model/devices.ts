@@ -169,27 +169,31 @@ export function resolveDevice(room: string, device: DeviceConfig, profile: Devic
   };
   const points: ResolvedPoint[] = [];
   for (const shape of shapesOf(profile, device.name, channelValues(profile, device))) {
-    const point: ResolvedPoint = { id: shape.id, room, device: device.name, def: shape.def };
     const m = shape.mqtt;
-    if (m)
-      point.mqtt = {
-        stateTopic: m.state === undefined ? undefined : topic(m.state),
-        path: typeof m.path === 'string' ? fill(m.path, own).split('.') : m.path,
-        stateFormat: m.stateFormat,
-        commandTopic: m.command === undefined ? undefined : topic(m.command),
-        commandPayload: 'shared' in m.payload ? m.payload.shared : fillDeep(m.payload.template, own),
-        commandFormat: m.commandFormat,
-        map: m.map,
-      };
-    if (shape.modbus) point.modbus = shape.modbus;
-    points.push(point);
+    const mqtt: ResolvedPoint['mqtt'] = m && {
+      stateTopic: m.state === undefined ? undefined : topic(m.state),
+      path: typeof m.path === 'string' ? fill(m.path, own).split('.') : m.path,
+      stateFormat: m.stateFormat,
+      commandTopic: m.command === undefined ? undefined : topic(m.command),
+      commandPayload: 'shared' in m.payload ? m.payload.shared : fillDeep(m.payload.template, own),
+      commandFormat: m.commandFormat,
+      map: m.map,
+    };
+    // Each point made whole in one literal: a property added afterwards goes to an extra
+    // property array (40 bytes a point, 10 MB for the 10,000-room bench site).
+    const { id, def, modbus } = shape;
+    const name = device.name;
+    points.push(
+      mqtt && modbus ? { id, room, device: name, def, mqtt, modbus } : mqtt ? { id, room, device: name, def, mqtt } : modbus ? { id, room, device: name, def, modbus } : { id, room, device: name, def },
+    );
   }
-  const resolved: ResolvedDevice = { room, name: device.name, profile, required: device.required, points };
+  const a = profile.availability;
+  const mqtt: ResolvedDevice['mqtt'] = !device.mqtt ? undefined : a ? { base, availability: { topic: fill(a.topic, { base }), path: availabilityPath(profile), online: a.online, offline: a.offline } } : { base };
+  // As the points: an MQTT device (most of a site) made whole in one literal.
+  const resolved: ResolvedDevice =
+    mqtt && profile.kind !== 'fire_alarm' && !device.modbus ? { room, name: device.name, profile, required: device.required, points, mqtt } : { room, name: device.name, profile, required: device.required, points };
   if (profile.kind === 'fire_alarm') resolved.covers = device.covers ?? 'site';
-  if (device.mqtt && profile.availability) {
-    const a = profile.availability;
-    resolved.mqtt = { base, availability: { topic: fill(a.topic, { base }), path: availabilityPath(profile), online: a.online, offline: a.offline } };
-  } else if (device.mqtt) resolved.mqtt = { base };
+  if (mqtt && !resolved.mqtt) resolved.mqtt = mqtt;
   if (device.modbus) {
     const m = device.modbus;
     const gw = m.gateway ? gateways.find((g) => g.id === m.gateway) : undefined;
