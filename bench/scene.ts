@@ -87,7 +87,9 @@ try {
   stops.unshift(() => lights.stop());
   const watch = await CommandWatch.connect(broker.url);
   stops.unshift(() => watch.stop());
-  const roomctl = RoomctlChild.start(broker.url, ROOMS);
+  // BENCH_PROFILE_DIR=/tmp/prof writes a V8 CPU profile of the roomctl child there (as bench:ingest does).
+  const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
+  const roomctl = RoomctlChild.start(broker.url, ROOMS, profile);
   stops.unshift(() => roomctl.stop());
   let red: SceneNodeRed | undefined;
   const redStarted = performance.now();
@@ -153,6 +155,8 @@ try {
   const load = new PacedTelemetry(publisher, messages, RATE);
   const before = await roomctl.stats();
   load.start();
+  // A press that fails under load must not leave the pacing timer holding the process open.
+  stops.unshift(async () => load.stop());
   await new Promise((r) => setTimeout(r, 3000)); // steady state: roomctl has seen every room
   const loadedAt = await roomctl.stats();
   const loadedStart = performance.now();

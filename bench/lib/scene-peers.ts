@@ -246,8 +246,9 @@ export class RoomctlChild {
     });
   }
 
-  static start(brokerUrl: string, rooms: number): RoomctlChild {
-    return new RoomctlChild(fork(RUN_TS, [fileURLToPath(new URL('scene-roomctl.ts', import.meta.url)), '--url', brokerUrl, '--rooms', String(rooms)], { stdio: ['ignore', 'inherit', 'pipe', 'ipc'] }));
+  /** `execArgv`: node flags for the child, e.g. `--cpu-prof` (bench:scene passes them from BENCH_PROFILE_DIR). */
+  static start(brokerUrl: string, rooms: number, execArgv: string[] = []): RoomctlChild {
+    return new RoomctlChild(fork(RUN_TS, [fileURLToPath(new URL('scene-roomctl.ts', import.meta.url)), '--url', brokerUrl, '--rooms', String(rooms)], { execArgv, stdio: ['ignore', 'inherit', 'pipe', 'ipc'] }));
   }
 
   get pid(): number | undefined {

@@ -131,6 +131,32 @@ describe('room state topic, coalesced (issue 13, item 5)', () => {
     expect((await settled()).map((r) => r.room).sort()).toEqual(['R1', 'R2']);
   });
 
+  it('publishes trailing changes on the 10 ms batch grid together with the other rooms due then, never before a room’s own 250 ms are over (issue 14)', async () => {
+    await clock.advance(STATE_INTERVAL_MS);
+    const t0 = clock.now(); // on the grid: the test clock starts on a whole second
+    store.reading(temperature, 21); // R1 published at t0
+    await clock.advance(3);
+    store.deviceStatus('R2', 'door', true); // R2 published at t0+3
+    await clock.advance(2);
+    store.reading(temperature, 22); // R1's interval ends at t0+250, on the grid
+    store.deviceStatus('R2', 'door', false); // R2's ends at t0+253: rounded up to t0+260
+    await clock.advance(STATE_INTERVAL_MS - 5 - 1); // t0+249: neither is due yet
+    expect((await settled()).map((r) => [r.room, r.ts - t0])).toEqual([
+      ['R1', 0],
+      ['R2', 3],
+    ]);
+    await clock.advance(1); // t0+250
+    expect((await settled()).map((r) => [r.room, r.ts - t0, r.temperature])).toEqual([['R1', 250, 22]]);
+    await clock.advance(9); // t0+259
+    expect(await settled()).toEqual([]);
+    // A change R1 makes now waits for R1's own interval (t0+500); R2 goes out at t0+260.
+    store.reading(temperature, 23);
+    await clock.advance(1);
+    expect((await settled()).map((r) => [r.room, r.ts - t0])).toEqual([['R2', 260]]);
+    await clock.advance(STATE_INTERVAL_MS);
+    expect((await settled()).map((r) => [r.room, r.ts - t0, r.temperature])).toEqual([['R1', 500, 23]]);
+  });
+
   it('flushes a change still waiting for its interval when it stops, so the last state is not lost on shutdown', async () => {
     await clock.advance(STATE_INTERVAL_MS);
     store.reading(temperature, 22);

@@ -14,6 +14,11 @@ rooms:
     devices:
       - { name: hvac, profile: fcu-modbus, modbus: { host: 127.0.0.1, unit: 1 } }
       - { name: door, profile: door-mqtt, mqtt: { base: t/door } }
+  - id: R2
+    name: R2
+    capacity: 4
+    devices:
+      - { name: door, profile: door-mqtt, mqtt: { base: t/R2/door } }
 `);
 
 describe('room state', () => {
@@ -34,6 +39,16 @@ describe('room state', () => {
   afterEach(() => {
     store.stop();
     vi.useRealTimers();
+  });
+
+  it('lists a room’s points in its devices’ order (hvac, then door), each in its profile’s order, and none of another room’s', () => {
+    const hvac = site!.rooms[0]!.devices[0]!.points.map((p) => p.id);
+    const door = site!.rooms[0]!.devices[1]!.points.map((p) => p.id);
+    expect(hvac[0]).toMatch(/^hvac\./);
+    expect(door[0]).toMatch(/^door\./);
+    expect(store.roomPoints('R1').map((p) => `${p.room}/${p.id}`)).toEqual([...hvac, ...door].map((id) => `R1/${id}`));
+    expect(store.roomPoints('R2').map((p) => `${p.room}/${p.device}`)).toEqual(door.map(() => 'R2/door'));
+    expect(store.roomPoints('nowhere')).toEqual([]);
   });
 
   it('starts every point offline with no value, never good', () => {
