@@ -5,14 +5,19 @@
  * points, one tick's samples or means were over 100 ms of encoding in one go, and
  * every MQTT message, panel press and HTTP request waited behind it.
  *
- * A job is a generator that yields what each step cost (1 ≈ looking at a point, ~20 ≈
- * writing a row); a slice ends once it has spent SLICE_BUDGET (about 1–2 ms). A small
- * job (a few thousand points) runs to its end at once, exactly as before; the first
- * slice of any job runs at once too. drain() finishes every job now (flush, stop).
+ * A job is a generator that yields what its steps cost (1 ≈ looking at a point, ~20 ≈
+ * writing a row); a slice ends once it has spent SLICE_BUDGET (about 1–2 ms of warm
+ * code) or SLICE_MS of wall time, whichever comes first (code the JIT has not compiled
+ * yet, a busy machine). A small job (a few thousand points) runs to its end at once,
+ * as before; the first slice of any job runs at once too. drain() finishes every job
+ * now (flush, stop). Where a slice ends never changes what is written (recorder.ts).
  */
 export type Job = Iterator<number, void>;
 
 export const SLICE_BUDGET = 20_000;
+export const SLICE_MS = 2;
+/** Steps (each up to 32 points or series) between two looks at the clock. */
+const CLOCK_EVERY = 4;
 
 export class Slices {
   private jobs: Job[] = [];
@@ -56,7 +61,9 @@ export class Slices {
   }
 
   private slice(): void {
+    const start = performance.now();
     let spent = 0;
+    let steps = 0;
     while (this.jobs.length > 0) {
       const step = this.step(this.jobs[0]!);
       if (step.done) {
@@ -64,7 +71,8 @@ export class Slices {
         continue;
       }
       spent += step.value;
-      if (spent >= this.budget && this.jobs.length > 0) {
+      const over = spent >= this.budget || (++steps % CLOCK_EVERY === 0 && performance.now() - start >= SLICE_MS);
+      if (over && this.jobs.length > 0) {
         this.next = setImmediate(() => {
           this.next = undefined;
           this.slice();

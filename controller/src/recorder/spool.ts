@@ -128,7 +128,8 @@ export class Spool {
     if (total === 0) return { appended: 0, dropped: 0 };
     let room = this.maxBytes - this.bytes;
     let appended = total;
-    if (Buffer.byteLength(text) > room) {
+    let buf = Buffer.from(text);
+    if (buf.length > room) {
       // Past the bound: keep the oldest lines that fit, in order, and count the rest.
       text = '';
       appended = 0;
@@ -142,10 +143,10 @@ export class Spool {
           appended++;
         }
       if (appended === 0) return { appended: 0, dropped: total };
+      buf = Buffer.from(text);
     }
     try {
       const seg = this.writable();
-      const buf = Buffer.from(text);
       for (let off = 0; off < buf.length; ) off += writeSync(this.file!.fd, buf, off, buf.length - off);
       seg.size += buf.length;
       seg.lines += appended;
