@@ -292,6 +292,23 @@ describe.each(brokers)('The MQTT adapter with $name', ({ start }) => {
     expect(delays.every((d) => d >= 0 && d <= 2 * 1600)).toBe(true);
   });
 
+  it('applies plain-number readings at a point’s exact limits, rejects the ones just outside them, and still converts a numeric string (the reader’s number fast path agrees with checkReading)', async () => {
+    const broker = await start();
+    const { store, bus, started } = startAdapter(broker.url);
+    const rejections: string[] = [];
+    bus.on('payload-rejected', (r) => rejections.push(r.reason));
+    const levels: unknown[] = [];
+    bus.on('point', (e) => e.point === 'lights.main.level' && e.quality === 'good' && levels.push(e.value));
+    await started;
+    const device = await deviceClient(broker.url);
+    await publishUntil(device, 't/3F-301/lights/main/state', '{"level":0}', () => store.get('3F-301', 'lights.main.level')?.value === 0, 'the minimum');
+    for (const payload of ['{"level":-0.5}', '{"level":100}', '{"level":100.5}', '{"level":1e400}', '{"level":"55"}']) await device.publishAsync('t/3F-301/lights/main/state', payload, { qos: 1 });
+    await waitFor(() => store.get('3F-301', 'lights.main.level')?.value === 55, 15_000, 'the numeric string');
+    expect(levels).toEqual([0, 100, 55]);
+    expect(rejections).toEqual(["lights.main.level: -0.5 is below the point's minimum 0", "lights.main.level: 100.5 is above the point's maximum 100", 'lights.main.level: expected a number, got null']);
+    await device.endAsync();
+  });
+
   it('counts malformed payloads per device, never applies them, and logs each device at most once a minute', async () => {
     const broker = await start();
     const clock = new ManualClock();

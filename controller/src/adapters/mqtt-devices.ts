@@ -3,7 +3,7 @@ import type { EventBus } from '../model/bus.ts';
 import type { Clock } from '../model/clock.ts';
 import type { ResolvedDevice, ResolvedPoint } from '../model/devices.ts';
 import type { PointValue } from '../model/points.ts';
-import type { PointSink } from '../model/room-state.ts';
+import type { PointSink, PointSlot } from '../model/room-state.ts';
 import { checkReading } from '../model/values.ts';
 
 /**
@@ -32,6 +32,8 @@ interface PointRoute {
   path: string[];
   def: ResolvedPoint['def'];
   map: NonNullable<ResolvedPoint['mqtt']>['map'];
+  /** The point's slot in the sink, asked for at its first reading (null: the sink has none). */
+  slot: PointSlot | null | undefined;
 }
 
 interface TopicRoute {
@@ -69,7 +71,7 @@ export class DeviceTopicIndex {
       for (const point of device.points) {
         const m = point.mqtt;
         if (!m?.stateTopic) continue;
-        this.route(m.stateTopic)[m.stateFormat === 'raw' ? 'raw' : 'json'].push({ point, entry, path: internedPath(m.path), def: point.def, map: m.map });
+        this.route(m.stateTopic)[m.stateFormat === 'raw' ? 'raw' : 'json'].push({ point, entry, path: internedPath(m.path), def: point.def, map: m.map, slot: undefined });
       }
     }
     // One wildcard per device base (so garbage under a base is seen and counted), plus
@@ -192,17 +194,27 @@ export class DeviceMessageReader {
     if (applied) this.counters.applied++;
   }
 
-  private reading({ point, entry, def, map }: PointRoute, raw: unknown, topic: string): boolean {
-    const checked = checkReading(def, raw, map);
-    if (!checked.ok) {
-      this.reject(entry, topic, `${point.id}: ${checked.reason}`, [point.id]);
-      return false;
+  private reading(r: PointRoute, raw: unknown, topic: string): boolean {
+    const { point, entry, def, map } = r;
+    let value: PointValue;
+    // Most telemetry is a plain number inside the point's range: what checkReading would
+    // answer, without building its result (bench:ingest). Anything else goes through it.
+    if (typeof raw === 'number' && def.type === 'number' && map === undefined && Number.isFinite(raw) && !(def.min !== undefined && raw < def.min) && !(def.max !== undefined && raw > def.max)) value = raw;
+    else {
+      const checked = checkReading(def, raw, map);
+      if (!checked.ok) {
+        this.reject(entry, topic, `${point.id}: ${checked.reason}`, [point.id]);
+        return false;
+      }
+      value = checked.value;
     }
     if (!entry.online && !entry.hasAvailability) {
       entry.online = true;
       this.sink.deviceStatus(entry.device.room, entry.device.name, true);
     }
-    this.sink.reading(point, checked.value);
+    if (r.slot === undefined) r.slot = this.sink.slot?.(point) ?? null;
+    if (r.slot !== null) this.sink.readingAt!(r.slot, value);
+    else this.sink.reading(point, value);
     return true;
   }
 

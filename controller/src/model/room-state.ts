@@ -15,7 +15,16 @@ export interface PointSink {
    * the message was meant to update: their last value is no longer trusted (stale).
    */
   rejected(room: string, device: string, topic: string, reason: string, points?: readonly string[]): void;
+  /**
+   * Optional, for an adapter's hot path: the point's place in the sink, found once and
+   * kept by the adapter; `readingAt(slot, v)` is then `reading(point, v)` without the lookup.
+   */
+  slot?(point: ResolvedPoint): PointSlot | undefined;
+  readingAt?(slot: PointSlot, value: PointValue): void;
 }
+
+/** What `PointSink.slot` hands out: opaque to the adapter. */
+export type PointSlot = { readonly __pointSlot: unique symbol };
 
 interface Entry {
   state: PointState;
@@ -99,7 +108,19 @@ export class RoomStateStore implements PointSink {
 
   reading(point: ResolvedPoint, value: PointValue): void {
     const entry = this.byPoint.get(point) ?? this.points.get(point.room)?.get(point.id);
-    if (!entry) return;
+    if (entry) this.apply(entry, value);
+  }
+
+  slot(point: ResolvedPoint): PointSlot | undefined {
+    return (this.byPoint.get(point) ?? this.points.get(point.room)?.get(point.id)) as unknown as PointSlot | undefined;
+  }
+
+  /** bench:ingest: the point's entry kept by the MQTT reader saves a 26,000-entry map lookup per message. */
+  readingAt(slot: PointSlot, value: PointValue): void {
+    this.apply(slot as unknown as Entry, value);
+  }
+
+  private apply(entry: Entry, value: PointValue): void {
     const now = this.clock.now();
     const s = entry.state;
     s.ts = now;
