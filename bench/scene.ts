@@ -21,6 +21,7 @@ import { startSceneNodeRed, type SceneNodeRed } from './lib/scene-node-red.ts';
 import { RED_PRESS_TOPIC, RED_ROOM, SCENE_ROOM, SCENES, sceneWrites, WRITES_PER_SCENE, type SceneName } from './lib/scene-site.ts';
 import { generateMessages, TELEMETRY } from './lib/telemetry.ts';
 import { option } from './lib/options.ts';
+import { targetLine } from './lib/target.ts';
 
 const RATE = option('rate', 'BENCH_SCENE_RATE', 35_000);
 const ROOMS = option('rooms', 'BENCH_SCENE_ROOMS', 1000);
@@ -202,6 +203,12 @@ Under load, roomctl also applies every background reading to room state (the fig
 whether it kept up, and how long its event loop made a press wait); Node-RED only shares the
 machine and the broker with that load.
 The panel's limit of a few scenes a minute (issue 6) is lifted for the run.`);
+  // Issue 14's targets, beside the figures of 2026-11 on the reference machine; Node-RED's from this run.
+  console.log(`
+  loaded p99, Node-RED 4 in this run: ${redLoad.p99.toFixed(1)} ms (idle ${redIdle.p99.toFixed(1)} ms); its event loop is not measured
+  ${targetLine('loaded p99, roomctl panel', panelLoad.p99, '<=', 25, 'ms', { digits: 1, was: 150 })}
+  ${targetLine('loaded p99, roomctl keypad', keypadLoad.p99, '<=', 25, 'ms', { digits: 1, was: 107 })}
+  ${targetLine('loaded event-loop delay p99, roomctl', loadedEnd.loopDelayP99Ms, '<=', 20, 'ms', { digits: 1, was: 106 })}`);
 } catch (err) {
   problems.push((err as Error).message);
 } finally {
