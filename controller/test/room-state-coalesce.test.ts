@@ -39,6 +39,8 @@ interface Received {
   room: string;
   temperature: unknown;
   ts: number;
+  /** The payload as it arrived. */
+  raw: string;
 }
 
 let broker: EmbeddedBroker;
@@ -71,7 +73,7 @@ beforeEach(async () => {
   subscriber.on('message', (topic, payload) => {
     if (topic === MARKER) return void (seenMarkers = Number(payload.toString()));
     const body = JSON.parse(payload.toString()) as { room: string; ts: number; points: Record<string, { value: unknown }> };
-    received.push({ room: body.room, temperature: body.points['hvac.temperature']?.value, ts: body.ts });
+    received.push({ room: body.room, temperature: body.points['hvac.temperature']?.value, ts: body.ts, raw: payload.toString() });
   });
   await subscriber.subscribeAsync([`${PREFIX}/rooms/+/state`, MARKER], { qos: 1 });
   bus = new EventBus();
@@ -98,14 +100,35 @@ describe('room state topic, coalesced (issue 13, item 5)', () => {
     store.reading(temperature, 23.5);
     await clock.advance(0); // fires what is due now, moves no time
     const got = await settled();
-    expect(got).toEqual([{ room: 'R1', temperature: 23.5, ts: clock.now() }]);
+    expect(got.map(({ raw, ...r }) => r)).toEqual([{ room: 'R1', temperature: 23.5, ts: clock.now() }]);
+  });
+
+  it('writes the payload as exactly the JSON of the room’s snapshot: values, qualities, timestamps, devices, in the same key order (issue 14)', async () => {
+    await clock.advance(STATE_INTERVAL_MS);
+    const door = site!.rooms[1]!.devices[0]!.points;
+    const contact = door.find((p) => p.def.type === 'enum')!;
+    const bool = door.find((p) => p.def.type === 'boolean')!;
+    store.reading(temperature, -0.5);
+    store.deviceStatus('R1', 'hvac', true, { error: 'timeout "unit 1"' });
+    store.deviceStatus('R2', 'door', true);
+    store.reading(contact, contact.def.values![0]!);
+    store.reading(bool, true);
+    await clock.advance(0);
+    const got = await settled();
+    expect(got.map((r) => r.room).sort()).toEqual(['R1', 'R2']);
+    for (const r of got) expect(r.raw).toBe(JSON.stringify(publisher.snapshot(r.room)));
+    // The snapshot itself holds what was set: a negative decimal, a stale-free good value, an offline point's null.
+    const r1 = JSON.parse(got.find((r) => r.room === 'R1')!.raw) as { points: Record<string, { value: unknown; quality: string; ts: number | null }>; devices: Record<string, unknown> };
+    expect(r1.points['hvac.temperature']).toEqual({ value: -0.5, quality: 'good', ts: clock.now() });
+    expect(Object.values(r1.points).filter((p) => p.value === null).every((p) => p.quality === 'offline' && p.ts === null)).toBe(true);
+    expect(r1.devices).toEqual({ hvac: { online: true, errors: 1 } });
   });
 
   it('publishes a synchronous burst of 100 point changes as one message carrying the final value', async () => {
     await clock.advance(STATE_INTERVAL_MS);
     for (let i = 0; i < 100; i++) store.reading(temperature, 20 + i / 10);
     await clock.advance(STATE_INTERVAL_MS * 4);
-    expect(await settled()).toEqual([{ room: 'R1', temperature: 29.9, ts: Date.parse('2026-12-03T09:00:00.250+08:00') }]);
+    expect((await settled()).map(({ raw, ...r }) => r)).toEqual([{ room: 'R1', temperature: 29.9, ts: Date.parse('2026-12-03T09:00:00.250+08:00') }]);
   });
 
   it('publishes 100 changes spread over a second of clock time at most once per 250 ms, the trailing publish carrying the last value', async () => {
@@ -162,12 +185,12 @@ describe('room state topic, coalesced (issue 13, item 5)', () => {
     store.reading(temperature, 22);
     store.reading(temperature, 22); // same value: no point event, nothing more to publish
     await clock.advance(0);
-    expect(await settled()).toEqual([{ room: 'R1', temperature: 22, ts: clock.now() }]);
+    expect((await settled()).map(({ raw, ...r }) => r)).toEqual([{ room: 'R1', temperature: 22, ts: clock.now() }]);
     await clock.advance(100);
     store.reading(temperature, 26.5); // inside the interval: waits for its trailing publish at +250
     expect(await settled()).toEqual([]);
     await publisher.stop();
-    expect(await settled()).toEqual([{ room: 'R1', temperature: 26.5, ts: clock.now() }]);
+    expect((await settled()).map(({ raw, ...r }) => r)).toEqual([{ room: 'R1', temperature: 26.5, ts: clock.now() }]);
     // Stopped: nothing more is published, and no timer is left on the clock.
     store.reading(temperature, 30);
     await clock.advance(STATE_INTERVAL_MS * 2);

@@ -60,6 +60,8 @@ export class StatePublisher {
   private batches = new Map<number, Batch>();
   /** The site's rooms by id: a snapshot looks its room up once, not by scanning the site. */
   private byId: Map<string, Site['rooms'][number]>;
+  /** Point id or device name → its JSON key fragment (null: not usable, see payload()). */
+  private keys = new Map<string, string | null>();
   private unsubscribe: (() => void)[] = [];
   private stopped = true;
   private inFlight = new Set<Promise<void>>();
@@ -115,6 +117,42 @@ export class StatePublisher {
     return { room: roomId, name: room.name, ts: this.clock.now(), points, devices };
   }
 
+  /**
+   * The retained payload as text: exactly `JSON.stringify(snapshot(room))`, written
+   * directly. bench:scene publishes 4,000 of these a second (1,000 busy rooms, ~1.9 KB
+   * each); building the objects and stringifying them cost 14 µs a room, this about a
+   * quarter of it. The key fragments are cached per point id and device name, which the
+   * site's rooms share. A room with an array-index-like name among its keys (which
+   * JSON.stringify would put first) takes the object path.
+   */
+  payload(roomId: string): string {
+    const room = this.byId.get(roomId)!;
+    const points = this.state.roomPoints(roomId);
+    let out = `{"room":${JSON.stringify(roomId)},"name":${JSON.stringify(room.name)},"ts":${this.clock.now()},"points":{`;
+    for (let i = 0; i < points.length; i++) {
+      const p = points[i]!;
+      const key = this.keyOf(p.id);
+      if (key === undefined) return JSON.stringify(this.snapshot(roomId));
+      out += `${i ? ',' : ''}${key}{"value":${valueJson(p.value)},"quality":"${p.quality}","ts":${p.ts || null}}`;
+    }
+    out += '},"devices":{';
+    for (let i = 0; i < room.devices.length; i++) {
+      const name = room.devices[i]!.name;
+      const key = this.keyOf(name);
+      if (key === undefined) return JSON.stringify(this.snapshot(roomId));
+      const h = this.state.deviceHealth(roomId, name);
+      out += `${i ? ',' : ''}${key}{"online":${!!h?.online},"errors":${h?.errors ?? 0}}`;
+    }
+    return `${out}}}`;
+  }
+
+  /** `"<key>":`, or undefined for a key JSON.stringify would not keep in insertion order. */
+  private keyOf(key: string): string | undefined {
+    let k = this.keys.get(key);
+    if (k === undefined) this.keys.set(key, (k = ARRAY_INDEX.test(key) ? null : `${JSON.stringify(key)}:`));
+    return k ?? undefined;
+  }
+
   private changed(room: string): void {
     if (this.stopped) return;
     let slot = this.rooms.get(room);
@@ -148,9 +186,19 @@ export class StatePublisher {
     // QoS 1 + retained: the latest state survives a subscriber's reconnect. Errors are
     // the adapter's to log; a lost publish is replaced by the next change anyway.
     const sent = this.publisher
-      .publish(this.topic(room), this.snapshot(room), { retain: true, qos: 1 })
+      .publish(this.topic(room), this.payload(room), { retain: true, qos: 1 })
       .catch(() => {})
       .finally(() => this.inFlight.delete(sent));
     this.inFlight.add(sent);
   }
+}
+
+/** Keys an object enumerates before all others, in numeric order. */
+const ARRAY_INDEX = /^(0|[1-9][0-9]{0,9})$/;
+
+/** A point value as JSON.stringify writes it (qualities are the plain words good/stale/offline, written as they are) (numbers: the same conversion; a non-finite one is null). */
+function valueJson(v: unknown): string {
+  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'null';
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  return JSON.stringify(v ?? null);
 }
