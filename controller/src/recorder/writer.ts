@@ -76,6 +76,7 @@ export class BatchWriter {
   private retryMs = RETRY_MIN_MS;
   private retryAt = 0;
   private stopped = false;
+  private pumpScheduled = false;
   private counts = { written: 0, dropped: 0, rejected: 0 };
   private refusals: Refusals;
   private schemaWarned = false;
@@ -142,7 +143,7 @@ export class BatchWriter {
       // Seal the full batch now, while the previous request is still in flight,
       // so the next request goes out the moment that one is answered.
       this.sealed.push(this.queue.seal());
-      void this.pump();
+      this.pumpSoon();
     }
   }
 
@@ -151,7 +152,7 @@ export class BatchWriter {
     if (this.stopped) return;
     this.flushDue = true;
     if (this.mode !== 'live') this.spoolQueue();
-    void this.pump();
+    this.pumpSoon();
   }
 
   /** Resolves once everything queued now has been written or spooled. */
@@ -172,6 +173,20 @@ export class BatchWriter {
     while (this.pumping) await this.pumping;
     // Each cause was logged once, when first seen: the run's totals close the story.
     if (this.counts.rejected > 0) this.o.logger.warn({ refused: this.refusals.summary(), written: this.counts.written }, `recorder: InfluxDB refused ${this.counts.rejected} points in this run`);
+  }
+
+  /**
+   * pump() in a turn of its own: the add() that sealed a batch (inside some MQTT
+   * message's emit) or the tick's last slice does not also write the request body
+   * (hundreds of KB into the socket) before it returns.
+   */
+  private pumpSoon(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      void this.pump();
+    });
   }
 
   private pump(): Promise<void> {
