@@ -183,9 +183,6 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => {});
-    // Small MQTT packets go out at once: with Nagle, a command or a state reading to a
-    // client waits for the ACK of the previous one (up to ~40 ms of delayed ACK).
-    socket.setNoDelay?.(true);
     const from = socket.remoteAddress ?? '';
     const now = Date.now();
     if (buckets.size > 10_000) buckets.clear();
