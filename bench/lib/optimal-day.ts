@@ -59,7 +59,7 @@ async function play(site: Site, day: string, hvac: HvacStrategy, dataDir: string
   const wall = performance.now();
   // 'overnight': the first meetings get their whole pre-conditioning window, as on site (sim run plays so too).
   const meter = new HvacBreakdown();
-  const sim = await SimDay.open({ site, day, start: 'overnight', dataDir, pollMs: POLL_MS, engine: { hvac }, logger: meter.logger });
+  const sim = await SimDay.open({ site, day, start: 'overnight', dataDir, pollMs: POLL_MS, engine: { hvac }, logger: meter.logger, brokerNoDelay: true });
   meter.attach(sim);
   try {
     // Until the last meeting is over and closed: the HVAC minutes of the day are then all counted.

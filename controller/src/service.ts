@@ -32,6 +32,8 @@ export interface ServiceOptions {
   engine?: Partial<EngineSettings>;
   /** Overrides of the config's `api:` section (tests: port 0, or enabled: false). */
   api?: Partial<ApiConfig>;
+  /** The embedded broker sends without Nagle (a simulated day played as fast as it goes; EmbeddedBrokerOptions.noDelay). */
+  brokerNoDelay?: boolean;
 }
 
 export type { MqttCredentials, RunLogins } from './adapters/broker-auth.ts';
@@ -127,6 +129,7 @@ export class RoomctlService {
         auth: { logins, allowAnonymous: b.allow_anonymous },
         reservedClientIds: { [clientId]: username },
         maxPacketBytes: b.max_packet_bytes,
+        noDelay: this.options.brokerNoDelay,
         maxRetainedPerClient: b.max_retained_per_client,
         maxRetainedTotal: b.max_retained_total,
         maxConnectionsPerSecond: b.max_connections_per_s,

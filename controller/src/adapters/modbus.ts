@@ -146,7 +146,11 @@ class LinkConnection implements RequestQueue {
     const finish = (err: RoomctlError | undefined, result?: unknown) => {
       // A late answer after our timeout is dropped here. (On TCP the transaction id already keeps it
       // apart; RTU has none, so a very late reply could meet the next request and fail its checks.)
-      if (settled) return;
+      // It is still an answer that came: counted, so a simulated day does not wait for it forever.
+      if (settled) {
+        if (!err || err.code === ErrorCode.ModbusException) this.stats.answers++;
+        return;
+      }
       settled = true;
       clearTimeout(timer);
       this.abortInFlight = undefined;
