@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { validateCommand } from './validate.ts';
 import { registerApiCommands } from './api-commands.ts';
 
@@ -76,8 +76,12 @@ sim
   .option('--start <HH:MM>', 'local time the day starts (default: simulation.start, or earlier so the first meeting gets its whole pre-conditioning window, as with a controller running overnight)')
   .option('--seed <n>', 'simulator seed (default: simulation.seed)', positiveInt)
   .option('--faults <file>', 'YAML/JSON list of {room, kind, at: HH:MM, clear_at?: HH:MM}')
+  .option('--days <n>', 'what-if replay: play this many consecutive days, learning carried from one to the next, and compare them in a table', daysCount)
+  .option('--from <YYYY-MM-DD>', 'the first day of a replay (default: as --day)')
+  .option('--policy <file>', 'what-if: play the same days again under this policy file (hvac_start, policies merged over the config) and compare readiness and HVAC room-minutes')
+  .addOption(new Option('--series <name>', 'internal: play one series of a replay and print it as JSON').choices(['as-configured', 'what-if']).hideHelp())
   .option('--json', 'print the report as JSON')
-  .action(async (opts: { config: string; day?: string; start?: string; seed?: number; faults?: string; json?: boolean }) => {
+  .action(async (opts: { config: string; day?: string; start?: string; seed?: number; faults?: string; json?: boolean; days?: number; from?: string; policy?: string; series?: 'as-configured' | 'what-if' }) => {
     const { simRunCommand } = await import('./sim-run.ts');
     process.exitCode = await simRunCommand(opts);
   });
@@ -150,6 +154,12 @@ function oneOf(values: string[]) {
     if (!values.includes(v)) throw new InvalidArgumentError(`expected one of ${values.join(', ')}`);
     return v;
   };
+}
+
+function daysCount(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 366) throw new InvalidArgumentError('expected a whole number of days from 1 to 366');
+  return n;
 }
 
 function positiveInt(v: string): number {

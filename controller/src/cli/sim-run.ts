@@ -7,6 +7,7 @@ import { FAULT_KINDS } from '../../../devices/sim/faults.ts';
 import { SimDay, type FaultPlan } from './sim-day.ts';
 import { checkDay } from './demo-day.ts';
 import type { AlertLine, MeetingLine } from './day-recorder.ts';
+import { replayCommand } from './sim-replay-command.ts';
 
 /**
  * `roomctl sim run --config F [--day YYYY-MM-DD] [--seed S] [--faults FILE] [--json]`:
@@ -23,6 +24,14 @@ export interface SimRunOptions {
   seed?: number;
   faults?: string;
   json?: boolean;
+  /** Consecutive days to play (what-if replay, sim-replay.ts); default 1. */
+  days?: number;
+  /** The first day of a replay (as --day). */
+  from?: string;
+  /** A what-if policy file (what-if-policy.ts): the same days again under it, compared. */
+  policy?: string;
+  /** Internal: play only this series and print it as JSON (the what-if series runs in a child process). */
+  series?: 'as-configured' | 'what-if';
   out?: NodeJS.WritableStream;
 }
 
@@ -52,6 +61,8 @@ export interface SimRunReport {
     sweepExceptions: number;
     virtualHours: number;
     realSeconds: number;
+    /** Virtual time played per unit of wall time (virtual hours / real hours). */
+    speedup: number;
   };
 }
 
@@ -78,12 +89,18 @@ export async function simRunCommand(opts: SimRunOptions): Promise<number> {
     console.error(`--day: ${badDay}`);
     return 2;
   }
+  const badFrom = opts.from === undefined ? undefined : checkDay(opts.from);
+  if (badFrom) {
+    console.error(`--from: ${badFrom}`);
+    return 2;
+  }
   const logger = createLogger(process.env.ROOMCTL_LOG_LEVEL || 'warn');
   if (opts.start !== undefined && !hhmm.safeParse(opts.start).success) {
     console.error(`--start: expected HH:MM, got "${opts.start}"`);
     return 2;
   }
-  const report = await playDay(load.site, { day: opts.day, start: opts.start, seed: opts.seed, faults, logger });
+  if ((opts.days ?? 1) > 1 || opts.policy) return replayCommand({ ...opts, site: load.site, faultPlan: faults, logger, out });
+  const report = await playDay(load.site, { day: opts.day ?? opts.from, start: opts.start, seed: opts.seed, faults, logger });
   out.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : readable(report));
   return 0;
 }
@@ -95,10 +112,10 @@ export async function simRunCommand(opts: SimRunOptions): Promise<number> {
  */
 export async function playDay(
   site: Site,
-  options: { day?: string; start?: string; seed?: number; faults?: FaultPlan[]; logger?: ReturnType<typeof createLogger>; pollMs?: number; engine?: Parameters<typeof SimDay.open>[0]['engine']; startTogether?: boolean },
+  options: { day?: string; start?: string; seed?: number; faults?: FaultPlan[]; logger?: ReturnType<typeof createLogger>; pollMs?: number; engine?: Parameters<typeof SimDay.open>[0]['engine']; startTogether?: boolean; dataDir?: string },
 ): Promise<SimRunReport> {
   const realStart = performance.now();
-  const day = await SimDay.open({ site, day: options.day, start: options.start ?? 'overnight', seed: options.seed, faults: options.faults, logger: options.logger, pollMs: options.pollMs, engine: options.engine, startTogether: options.startTogether ?? true });
+  const day = await SimDay.open({ site, day: options.day, start: options.start ?? 'overnight', seed: options.seed, faults: options.faults, logger: options.logger, pollMs: options.pollMs, engine: options.engine, startTogether: options.startTogether ?? true, dataDir: options.dataDir, brokerNoDelay: true });
   const virtualStart = day.clock.now();
   try {
     await day.advanceTo(day.endOfDay());
@@ -146,6 +163,7 @@ export function report(day: SimDay, virtualStart: number, realStart: number, see
       sweepExceptions: rooms.filter((x) => x.endOfDay && (x.endOfDay.leftOn.length > 0 || x.endOfDay.failed.length > 0)).length,
       virtualHours: Math.round(((day.clock.now() - virtualStart) / 3600_000) * 100) / 100,
       realSeconds: Math.round((performance.now() - realStart) / 100) / 10,
+      speedup: Math.round((day.clock.now() - virtualStart) / Math.max(1, performance.now() - realStart)),
     },
   };
 }
@@ -183,7 +201,7 @@ function readable(r: SimRunReport): string {
   for (const room of r.rooms) if (room.endOfDay && (room.endOfDay.leftOn.length || room.endOfDay.failed.length)) lines.push(`end of day ${room.room}: left on ${room.endOfDay.leftOn.join(', ') || '-'}${room.endOfDay.failed.length ? `; still failing ${room.endOfDay.failed.join(', ')}` : ''}`);
   const s = r.summary;
   lines.push(
-    `${s.meetings} meetings: ${s.readyAtReadyCheck} ready at T-15, ${s.readyAtStart} at the start, ${s.temperatureInBandAtReadyCheck} in band at T-15, ${s.late} booked late, ${s.noShows} no-shows; ${s.alertsRaised} alerts; HVAC ${s.hvacMinutes} min; ${s.virtualHours} h played in ${s.realSeconds} s`,
+    `${s.meetings} meetings: ${s.readyAtReadyCheck} ready at T-15, ${s.readyAtStart} at the start, ${s.temperatureInBandAtReadyCheck} in band at T-15, ${s.late} booked late, ${s.noShows} no-shows; ${s.alertsRaised} alerts; HVAC ${s.hvacMinutes} min; ${s.virtualHours} h played in ${s.realSeconds} s (${s.speedup}× real time)`,
   );
   return `${lines.join('\n')}\n`;
 }
