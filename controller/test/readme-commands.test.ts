@@ -31,6 +31,8 @@ const HOW: Record<string, How> = {
   'npx roomctl sim run --config config/demo.yaml --json': { options: true, by: 'scripts/sim-days.ts', why: 'the whole demo day takes ~8 minutes; sim:days plays it, cli-sim-run.test.ts plays a short day the same way' },
   'npx roomctl sim run --config my-building.yaml --day 2026-12-01 --seed 7 --faults faults.yaml': { here: true },
   'npx roomctl sim run --config config/demo.yaml --days 30 --policy config/what-if-fixed-120.yaml': { options: true, by: 'controller/test/cli-sim-replay.test.ts', why: 'sixty simulated days of the demo; cli-sim-replay.test.ts replays two days of a small building, with a what-if policy, the same way' },
+  'npm run bench:ingest -- --rss-rooms 1000': { options: true, why: 'a bench (minutes, and both cores): its figures are in the README, not asserted' },
+  'npm run bench:schedule -- --skip-demo': { options: true, why: 'a bench, ~17 minutes for its 10,000 rooms' },
   'npm run sim:days': { options: true, why: 'twelve simulated days, ~45 minutes' },
   'npm run sim:days -- --seeds 1 --no-faults': { options: true, why: 'two simulated days, ~15 minutes' },
   'npx roomctl validate config/demo.yaml': { here: true },
