@@ -21,7 +21,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
-import type { SimRunReport } from '../controller/src/cli/sim-run.ts';
+import type { SimRunReport } from '../controller/src/cli/sim-play.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({

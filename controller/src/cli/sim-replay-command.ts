@@ -6,7 +6,6 @@ import type { Logger } from '../log.ts';
 import { simulationOf } from '../../../devices/sim/meetings.ts';
 import type { FaultPlan } from './sim-day.ts';
 import { consecutiveDays, hvacText, playSeries, type DayFigures, type Series, type Totals } from './sim-replay.ts';
-import type { SimRunOptions } from './sim-run.ts';
 import { readWhatIf } from './what-if-policy.ts';
 
 /**
@@ -27,10 +26,29 @@ export interface ReplayComparison {
   realSeconds: number;
 }
 
+/** What `sim run` hands over for a replay (its options, checked, with the config loaded). */
+export interface ReplayOptions {
+  config: string;
+  site: Site;
+  day?: string;
+  from?: string;
+  days?: number;
+  start?: string;
+  seed?: number;
+  /** The faults file's path (passed on to the what-if process) and its plan. */
+  faults?: string;
+  faultPlan: FaultPlan[];
+  policy?: string;
+  series?: 'as-configured' | 'what-if';
+  json?: boolean;
+  logger: Logger;
+  out: NodeJS.WritableStream;
+}
+
 const AS_CONFIGURED = 'as configured';
 const ROOMCTL = fileURLToPath(new URL('../../../bin/roomctl.js', import.meta.url));
 
-export async function replayCommand(opts: SimRunOptions & { site: Site; faultPlan: FaultPlan[]; logger: Logger; out: NodeJS.WritableStream }): Promise<number> {
+export async function replayCommand(opts: ReplayOptions): Promise<number> {
   const days = opts.days ?? 1;
   if (!Number.isInteger(days) || days < 1 || days > 366) {
     console.error(`--days: expected a whole number of days from 1 to 366, got ${opts.days}`);
@@ -82,7 +100,7 @@ export async function replayCommand(opts: SimRunOptions & { site: Site; faultPla
 }
 
 /** The what-if series in a second roomctl process (its own event loop, the other core). */
-function whatIfInChild(opts: SimRunOptions, from: string, days: number): Promise<Series> {
+function whatIfInChild(opts: ReplayOptions, from: string, days: number): Promise<Series> {
   const args = [ROOMCTL, 'sim', 'run', '-c', opts.config, '--from', from, '--days', String(days), '--policy', opts.policy!, '--series', 'what-if'];
   if (opts.seed !== undefined) args.push('--seed', String(opts.seed));
   if (opts.start) args.push('--start', opts.start);

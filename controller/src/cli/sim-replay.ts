@@ -5,7 +5,7 @@ import type { Site } from '../config/load.ts';
 import type { HvacStrategy } from '../engine/hvac/hvac-start.ts';
 import type { Logger } from '../log.ts';
 import type { FaultPlan } from './sim-day.ts';
-import { playDay, type SimRunReport } from './sim-run.ts';
+import { playDay, type SimRunReport } from './sim-play.ts';
 
 /**
  * Consecutive simulated days of one building (`roomctl sim run --days N`), the way a
