@@ -99,10 +99,10 @@ export interface MqttCounters {
   deliveries(): { received: number; commandsSent: number };
 }
 export interface ModbusCounters {
-  exchanges(): { requests: number; answers: number };
+  exchanges(): { requests: number; completed: number };
 }
 export interface SimCounters {
-  stats: { published: number; retainedTopics: number; commands: number; framesIn: number; framesAnswered: number };
+  stats: { published: number; retainedTopics: number; commands: number; framesIn: number };
 }
 
 /**
@@ -120,16 +120,20 @@ export interface SimCounters {
  */
 export function deliveryWatch(sim: SimCounters, mqtt?: MqttCounters, modbus?: ModbusCounters): QuietSource {
   const baseline = sim.stats.published - sim.stats.retainedTopics;
-  const none = { requests: 0, answers: 0 };
+  const none = { requests: 0, completed: 0 };
   return {
     activity: () => {
       const m = mqtt?.deliveries();
       return (m ? m.received + m.commandsSent : 0) + (modbus?.exchanges() ?? none).requests;
     },
     pending: () => {
-      // Requests on their way to a gateway, and answers on their way back.
+      // Requests the controller has not finished: on their way to a gateway, at it, or their
+      // answers on the way back. A request to a silent unit (a fault) stays in flight until
+      // its real-time timeout, so the unit is found silent at the virtual instant it was
+      // asked, whatever the speed of the play (a faster day once let a 90 s reboot pass
+      // unseen: 250 ms of real time was minutes of virtual time).
       const x = modbus?.exchanges() ?? none;
-      let n = Math.max(0, x.requests - sim.stats.framesIn) + Math.max(0, sim.stats.framesAnswered - x.answers);
+      let n = Math.max(0, x.requests - x.completed);
       if (mqtt) {
         const m = mqtt.deliveries();
         n += Math.max(0, sim.stats.published - baseline - m.received) + Math.max(0, m.commandsSent - sim.stats.commands);

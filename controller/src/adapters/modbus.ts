@@ -43,8 +43,8 @@ export interface ModbusAdapterOptions {
 
 export interface ModbusLinkStats {
   requests: number;
-  /** Requests the far end answered (a value or an exception): with `requests`, what a simulated day counts in flight. */
-  answers: number;
+  /** Requests finished: answered (a value or an exception), timed out, or cut off with the connection. With `requests`: what is in flight (a simulated day waits for it). */
+  completed: number;
   timeouts: number;
   exceptions: number;
   reconnects: number;
@@ -73,7 +73,7 @@ const unref = (t: NodeJS.Timeout) => (t.unref(), t);
 
 /** One connection: a queue, a client that is recreated on every reconnect, and its counters. */
 class LinkConnection implements RequestQueue {
-  readonly stats: ModbusLinkStats = { requests: 0, answers: 0, timeouts: 0, exceptions: 0, reconnects: 0, connected: false };
+  readonly stats: ModbusLinkStats = { requests: 0, completed: 0, timeouts: 0, exceptions: 0, reconnects: 0, connected: false };
   private client?: Client;
   private state: 'idle' | 'connecting' | 'open' | 'waiting' | 'stopped' = 'idle';
   private writes: QueuedJob[] = [];
@@ -146,16 +146,12 @@ class LinkConnection implements RequestQueue {
     const finish = (err: RoomctlError | undefined, result?: unknown) => {
       // A late answer after our timeout is dropped here. (On TCP the transaction id already keeps it
       // apart; RTU has none, so a very late reply could meet the next request and fail its checks.)
-      // It is still an answer that came: counted, so a simulated day does not wait for it forever.
-      if (settled) {
-        if (!err || err.code === ErrorCode.ModbusException) this.stats.answers++;
-        return;
-      }
+      if (settled) return;
       settled = true;
       clearTimeout(timer);
       this.abortInFlight = undefined;
       if (this.link.requestGapMs) this.nextSendAt = performance.now() + this.link.requestGapMs;
-      if (!err || err.code === ErrorCode.ModbusException) this.stats.answers++;
+      this.stats.completed++;
       if (err) job.reject(err);
       else job.resolve({ result, rttMs: performance.now() - started });
       if (err?.code === ErrorCode.ModbusTimeout) {
@@ -359,14 +355,14 @@ export class ModbusAdapter implements DeviceAdapter {
   }
 
   /** Requests sent and answered over all links, without copying every counter (a simulated day reads it each event-loop turn). */
-  exchanges(): { requests: number; answers: number } {
+  exchanges(): { requests: number; completed: number } {
     let requests = 0;
-    let answers = 0;
+    let completed = 0;
     for (const conn of this.links.values()) {
       requests += conn.stats.requests;
-      answers += conn.stats.answers;
+      completed += conn.stats.completed;
     }
-    return { requests, answers };
+    return { requests, completed };
   }
 
   stats(): ModbusAdapterStats {

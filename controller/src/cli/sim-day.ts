@@ -206,11 +206,14 @@ export function bookDay(schedule: Schedule, meetings: readonly SimMeeting[], clo
 }
 
 /**
- * The simulated gateways answer on loopback within milliseconds; a unit that does not
- * answer (a fault) would otherwise cost the site's real-time timeout (1 s by default)
- * on a clock running hundreds of times faster than real time.
+ * The simulated gateways answer on loopback in the turn a request arrives (well under a
+ * millisecond); a unit that does not answer (a fault) costs the request timeout in real
+ * time, with virtual time standing still until it has run out (harness.ts counts the
+ * request in flight), so a silent unit is found at the instant it was asked whatever
+ * the speed of the play. The site's timeout (1 s by default) would make a day with
+ * faults crawl; 100 ms still leaves a busy machine ample time for a real answer.
  */
-const SIM_TIMEOUT_MS = 250;
+const SIM_TIMEOUT_MS = 100;
 
 /**
  * A real controller runs through the night, so the first meeting of a day gets the whole
